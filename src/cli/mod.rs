@@ -1,0 +1,171 @@
+//! LowArgs: clap derive structs only, values as the user typed them. Docker's command tree:
+//! management groups (`image`, `system`) and the short top-level forms (`images`, `rmi`, …).
+//!
+//! Uses nothing else of the crate.
+
+mod image;
+mod shared;
+mod system;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use image::*;
+pub use shared::*;
+pub use system::*;
+
+/// Daemonless, rootless containers that speak Docker's language.
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    version,
+    about,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Options for every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted by every command.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// Storage root (default: $XDG_DATA_HOME/berth, i.e. ~/.local/share/berth)
+    #[arg(long, global = true, env = "BERTH_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Log level: error, warn, info, debug or trace
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_LOG",
+        value_name = "LEVEL",
+        default_value = "warn"
+    )]
+    pub log_level: String,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage berth itself: information, disk use, checks
+    #[command(subcommand)]
+    System(SystemCommand),
+
+    /// List images (same as `image ls`)
+    Images(ImageLsArgs),
+    /// Remove one or more images (same as `image rm`)
+    Rmi(ImageRmArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE (same as `image tag`)
+    Tag(ImageTagArgs),
+    /// Load an image from a tar archive or STDIN (same as `image load`)
+    Load(ImageLoadArgs),
+    /// Save one or more images to a tar archive (same as `image save`)
+    Save(ImageSaveArgs),
+    /// Import the contents from a tarball to create a filesystem image (same as `image import`)
+    Import(ImageImportArgs),
+    /// Show the history of an image (same as `image history`)
+    History(ImageHistoryArgs),
+    /// Return low-level information on images
+    Inspect(InspectArgs),
+    /// Display system-wide information (same as `system info`)
+    Info(SystemInfoArgs),
+    /// Show the berth version information
+    Version(VersionArgs),
+    /// Run a command inside berth's user namespace (like `buildah unshare`)
+    Unshare(UnshareArgs),
+
+    /// Generate man pages or shell completions (used by install.sh)
+    #[command(name = "__generate", hide = true)]
+    Generate(GenerateArgs),
+}
+
+/// `image …`
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(ImageLsArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove")]
+    Rm(ImageRmArgs),
+    /// Remove unused images
+    Prune(ImagePruneArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(ImageTagArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(ImageLoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(ImageSaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImageImportArgs),
+    /// Display detailed information on one or more images
+    Inspect(ImageInspectArgs),
+    /// Show the history of an image
+    History(ImageHistoryArgs),
+}
+
+/// `system …`
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Display system-wide information
+    Info(SystemInfoArgs),
+    /// Show berth disk usage
+    Df(SystemDfArgs),
+    /// Verify the store: digests, references, layers
+    Check(SystemCheckArgs),
+    /// Remove all images, containers and volumes: reset the store
+    Reset(SystemResetArgs),
+}
+
+/// `version`
+#[derive(Debug, clap::Args)]
+pub struct VersionArgs {
+    /// Format the output using the given Go template, or `json`
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
+/// `unshare`
+#[derive(Debug, clap::Args)]
+pub struct UnshareArgs {
+    /// Command to run (default: $SHELL)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+/// `inspect`
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Format the output using the given Go template, or `json`
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Only inspect objects of the given type
+    #[arg(long = "type", value_name = "TYPE", value_parser = ["image"])]
+    pub kind: Option<String>,
+    /// Names or IDs
+    #[arg(required = true, value_name = "NAME|ID")]
+    pub names: Vec<String>,
+}
+
+/// `__generate`
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// What to generate
+    #[arg(value_parser = ["man", "completions"])]
+    pub what: String,
+    /// Output directory
+    pub dir: PathBuf,
+}

@@ -1,0 +1,40 @@
+//! `image rm` / `rmi`: each argument on its own, as Docker does; any failure makes exit 1.
+
+use super::super::{ExitStatus, Session};
+use crate::cli::ImageRmArgs;
+use crate::image::ops::{self, RemoveEvent, RemoveOptions};
+
+pub(crate) fn run(args: ImageRmArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+    let store = session.store()?;
+    let lock = store.lock()?;
+    let options = RemoveOptions { force: args.force };
+    let mut status = ExitStatus::SUCCESS;
+    for text in &args.images {
+        match ops::remove(&store, &lock, text, &options, &|_| None) {
+            Ok(events) => session
+                .cx
+                .printer
+                .out(&render(&events, "Untagged", "Deleted")),
+            Err(error) => {
+                session
+                    .cx
+                    .printer
+                    .error(&format!("{:#}", anyhow::Error::from(error)));
+                status = ExitStatus::FAILURE;
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// `Untagged: x` / `Deleted: sha256:…` lines (prune writes them in lower case).
+pub(super) fn render(events: &[RemoveEvent], untagged: &str, deleted: &str) -> String {
+    let mut out = String::new();
+    for event in events {
+        match event {
+            RemoveEvent::Untagged(name) => out.push_str(&format!("{untagged}: {name}\n")),
+            RemoveEvent::Deleted(digest) => out.push_str(&format!("{deleted}: {digest}\n")),
+        }
+    }
+    out
+}

@@ -1,0 +1,12 @@
+//! `image tag SOURCE TARGET`.
+
+use super::super::{ExitStatus, Session};
+use crate::cli::ImageTagArgs;
+use crate::image::ops;
+
+pub(crate) fn run(args: ImageTagArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+    let store = session.store()?;
+    let lock = store.lock()?;
+    ops::tag(&store, &lock, &args.source, &args.target)?;
+    Ok(ExitStatus::SUCCESS)
+}

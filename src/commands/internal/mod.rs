@@ -1,0 +1,3 @@
+//! Hidden commands.
+
+pub(super) mod generate;

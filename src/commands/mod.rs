@@ -1,0 +1,145 @@
+//! One file per verb: `fn run(args, &Context) -> anyhow::Result<ExitStatus>`. Each turns the
+//! typed-in arguments into engine options, makes one engine call and prints the report.
+//!
+//! Uses: `cli`, `context`, `output`, `image`, `storage`, `userns`, `oci`, `util`.
+
+mod image;
+mod internal;
+mod system;
+mod version;
+
+use anyhow::Context as _;
+
+use crate::cli::{Command, ImageCommand, SystemCommand};
+use crate::context::Context;
+use crate::storage::Store;
+use crate::storage::unpack::UnpackOptions;
+use crate::userns::{self, Entered};
+
+/// The process exit code (Docker's convention: 0, 1 for a failed command, 125 when berth
+/// itself fails around a container, 126/127 for a command that cannot run / is not found).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus(pub u8);
+
+impl ExitStatus {
+    /// Success.
+    pub const SUCCESS: Self = Self(0);
+    /// A command failed.
+    pub const FAILURE: Self = Self(1);
+    /// berth itself failed (usage errors, and errors around containers).
+    pub const TOOL_ERROR: Self = Self(125);
+}
+
+/// Runs one command: enters berth's namespace when the command changes the store, then
+/// dispatches. Errors are printed here, once.
+pub fn run(command: Command, cx: &Context) -> ExitStatus {
+    let entered = if needs_namespace(&command) {
+        match userns::enter() {
+            Ok(entered) => {
+                if let Entered::Single(reason) = &entered {
+                    cx.printer.warn(&format!(
+                        "running with a single-ID user namespace: {reason}. Files owned by other users in images will belong to root."
+                    ));
+                }
+                Some(entered)
+            }
+            Err(error) => {
+                cx.printer
+                    .error(&format!("{:#}", anyhow::Error::from(error)));
+                return ExitStatus::TOOL_ERROR;
+            }
+        }
+    } else {
+        None
+    };
+    let session = Session { cx, entered };
+    match dispatch(command, &session) {
+        Ok(status) => status,
+        Err(error) => {
+            cx.printer.error(&format!("{error:#}"));
+            ExitStatus::FAILURE
+        }
+    }
+}
+
+/// Commands that write layers or remove them run as root of berth's user namespace (layer
+/// files belong to subordinate IDs). Read-only commands stay outside: they must be fast.
+fn needs_namespace(command: &Command) -> bool {
+    match command {
+        Command::Image(sub) => !matches!(
+            sub,
+            ImageCommand::Ls(_)
+                | ImageCommand::Inspect(_)
+                | ImageCommand::History(_)
+                | ImageCommand::Save(_)
+        ),
+        Command::System(sub) => matches!(sub, SystemCommand::Check(_) | SystemCommand::Reset(_)),
+        Command::Rmi(_)
+        | Command::Tag(_)
+        | Command::Load(_)
+        | Command::Import(_)
+        | Command::Unshare(_) => true,
+        Command::Images(_)
+        | Command::Save(_)
+        | Command::History(_)
+        | Command::Inspect(_)
+        | Command::Info(_)
+        | Command::Version(_)
+        | Command::Generate(_) => false,
+    }
+}
+
+/// A command's view of the world: the context and the namespace it runs in.
+pub(crate) struct Session<'a> {
+    cx: &'a Context,
+    entered: Option<Entered>,
+}
+
+impl Session<'_> {
+    /// The store, created on first use.
+    fn store(&self) -> anyhow::Result<Store> {
+        Store::open(&self.cx.root)
+            .with_context(|| format!("cannot open the store at `{}`", self.cx.root.display()))
+    }
+
+    /// How layers may be unpacked here: device nodes only as real root.
+    fn unpack_options(&self) -> UnpackOptions {
+        UnpackOptions {
+            allow_devices: matches!(self.entered, Some(Entered::Root)),
+        }
+    }
+}
+
+fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+    match command {
+        Command::Image(sub) => match sub {
+            ImageCommand::Ls(args) => image::images::run(args, session),
+            ImageCommand::Rm(args) => image::rmi::run(args, session),
+            ImageCommand::Prune(args) => image::prune::run(args, session),
+            ImageCommand::Tag(args) => image::tag::run(args, session),
+            ImageCommand::Load(args) => image::load::run(args, session),
+            ImageCommand::Save(args) => image::save::run(args, session),
+            ImageCommand::Import(args) => image::import::run(args, session),
+            ImageCommand::Inspect(args) => image::inspect::run(args.images, args.format, session),
+            ImageCommand::History(args) => image::history::run(args, session),
+        },
+        Command::System(sub) => match sub {
+            SystemCommand::Info(args) => system::info::run(args, session),
+            SystemCommand::Df(args) => system::df::run(args, session),
+            SystemCommand::Check(args) => system::check::run(args, session),
+            SystemCommand::Reset(args) => system::reset::run(args, session),
+        },
+        Command::Images(args) => image::images::run(args, session),
+        Command::Rmi(args) => image::rmi::run(args, session),
+        Command::Tag(args) => image::tag::run(args, session),
+        Command::Load(args) => image::load::run(args, session),
+        Command::Save(args) => image::save::run(args, session),
+        Command::Import(args) => image::import::run(args, session),
+        Command::History(args) => image::history::run(args, session),
+        Command::Inspect(args) => image::inspect::run(args.names, args.format, session),
+        Command::Info(args) => system::info::run(args, session),
+        Command::Version(args) => version::run(args, session),
+        Command::Unshare(args) => system::unshare::run(args, session),
+        Command::Generate(args) => internal::generate::run(args, session),
+    }
+}

@@ -1,0 +1,16 @@
+//! Every environment variable berth reads, by name.
+//!
+//! Leaf module: uses nothing else of the crate.
+
+/// Overrides the storage root (same as `--root`).
+pub const BERTH_ROOT: &str = "BERTH_ROOT";
+/// Log level (same as `--log-level`).
+pub const BERTH_LOG: &str = "BERTH_LOG";
+/// Set by `berth unshare` in the environment of the command it runs.
+pub const BERTH_UNSHARE: &str = "BERTH_UNSHARE";
+/// XDG data directory (the store's default parent).
+pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+/// XDG runtime directory (runtime state).
+pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
+/// The user's shell, for `berth unshare` without a command.
+pub const SHELL: &str = "SHELL";

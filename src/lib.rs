@@ -1,0 +1,16 @@
+//! berth: a daemonless, rootless container build-and-run tool that speaks Docker's CLI.
+//!
+//! Data flows one way: `cli` → `commands` → (`image` | `runtime` | …) → `storage`.
+//! See `../shared/DESIGN.md` and `STYLE.md` for the layout and its rules.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod context;
+pub mod env;
+pub mod image;
+pub mod oci;
+pub mod output;
+pub mod storage;
+pub mod userns;
+pub mod util;

@@ -1,0 +1,162 @@
+//! Unpacked layers, shared by every image that has them: `layers/<chain-id>/diff` is one
+//! overlay lowerdir, `meta.json` says what it is. A layer appears only by rename after its
+//! unpack completed, so a killed unpack leaves nothing but debris in `tmp/`.
+
+use std::io::{self, BufReader, Read};
+
+use fs_err as fs;
+use serde::{Deserialize, Serialize};
+
+use super::unpack::{self, UnpackOptions};
+use super::{Result, StorageError, Store, WriteLock, io_error};
+use crate::oci::Digest;
+use crate::oci::digest::Hasher;
+use crate::oci::media_type::Compression;
+use crate::util;
+
+/// What the store knows of one unpacked layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerMeta {
+    /// Chain ID: the layer's identity in this position of a stack.
+    pub chain_id: Digest,
+    /// Digest of the uncompressed tar.
+    pub diff_id: Digest,
+    /// The chain ID of the layer below, if any.
+    pub parent: Option<Digest>,
+    /// Bytes of regular-file content (Docker's layer size).
+    pub size: u64,
+    /// Bytes of the uncompressed tar.
+    pub tar_size: u64,
+    /// Device nodes that were skipped (rootless).
+    #[serde(default)]
+    pub skipped_devices: u64,
+}
+
+impl Store {
+    /// Whether a layer with this chain ID is unpacked.
+    pub fn layer_exists(&self, chain_id: &Digest) -> bool {
+        self.paths.layer_meta(chain_id).exists()
+    }
+
+    /// Reads a layer's metadata.
+    pub fn load_layer_meta(&self, chain_id: &Digest) -> Result<LayerMeta> {
+        let path = self.paths.layer_meta(chain_id);
+        let text = fs::read(&path).map_err(io_error("failed to read", &path))?;
+        serde_json::from_slice(&text).map_err(|source| StorageError::Corrupt { path, source })
+    }
+
+    /// Every unpacked layer (directories whose name is a chain ID).
+    pub fn list_layers(&self) -> Result<Vec<Digest>> {
+        let dir = self.paths.layers();
+        let entries = fs::read_dir(&dir).map_err(io_error("failed to read", &dir))?;
+        Ok(entries
+            .flatten()
+            .filter_map(|entry| Digest::from_hex(&entry.file_name().to_string_lossy()).ok())
+            .collect())
+    }
+
+    /// Unpacks the layer blob `blob` on top of `parent` unless that chain is already there.
+    /// The decompressed stream must hash to `diff_id` when one is given.
+    pub fn unpack_layer(
+        &self,
+        lock: &WriteLock,
+        blob: &Digest,
+        parent: Option<&Digest>,
+        diff_id: Option<&Digest>,
+        options: &UnpackOptions,
+    ) -> Result<LayerMeta> {
+        if let Some(diff_id) = diff_id {
+            let chain_id = Digest::chain(parent, diff_id);
+            if self.layer_exists(&chain_id) {
+                return self.load_layer_meta(&chain_id);
+            }
+        }
+        let work = self.temp_dir(lock, "layer")?;
+        let diff = work.join("diff");
+        fs::create_dir(&diff).map_err(io_error("failed to create", &diff))?;
+
+        let file = self.open_blob(blob)?;
+        let reader = decompress(BufReader::with_capacity(256 * 1024, file)).map_err(|source| {
+            StorageError::LayerRead {
+                digest: blob.clone(),
+                source,
+            }
+        })?;
+        let mut hasher = Hasher::new(reader);
+        let stats = unpack::unpack_layer(&mut hasher, &diff, options).map_err(|source| {
+            StorageError::Unpack {
+                digest: blob.clone(),
+                source,
+            }
+        })?;
+        // The tar's end-of-archive padding is part of the diff ID.
+        io::copy(&mut hasher, &mut io::sink()).map_err(|source| StorageError::LayerRead {
+            digest: blob.clone(),
+            source,
+        })?;
+        let (actual, tar_size, _) = hasher.finish();
+        if let Some(expected) = diff_id {
+            if *expected != actual {
+                return Err(StorageError::DigestMismatch {
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
+        }
+        let chain_id = Digest::chain(parent, &actual);
+        let meta = LayerMeta {
+            chain_id: chain_id.clone(),
+            diff_id: actual,
+            parent: parent.cloned(),
+            size: stats.content_bytes,
+            tar_size,
+            skipped_devices: stats.skipped_devices.len() as u64,
+        };
+        for device in &stats.skipped_devices {
+            tracing::info!(layer = %blob, path = %device.display(), "device node skipped (rootless)");
+        }
+        let meta_path = work.join("meta.json");
+        let text = serde_json::to_vec_pretty(&meta).unwrap_or_default();
+        util::fs::atomic_write(&meta_path, &text)
+            .map_err(io_error("failed to write", &meta_path))?;
+        let target = self.paths.layer(&chain_id);
+        if self.layer_exists(&chain_id) {
+            let _ = util::fs::remove_all(&work);
+            return Ok(meta);
+        }
+        // A directory without meta.json is a broken leftover: replace it.
+        util::fs::remove_all(&target).map_err(io_error("failed to remove", &target))?;
+        fs::rename(&work, &target).map_err(io_error("failed to store", &target))?;
+        Ok(meta)
+    }
+
+    /// Removes an unpacked layer.
+    pub fn remove_layer(&self, lock: &WriteLock, chain_id: &Digest) -> Result<()> {
+        let path = self.paths.layer(chain_id);
+        // Move it aside first, so a kill in the middle leaves debris in tmp/, not a half layer.
+        let trash = self
+            .paths
+            .tmp()
+            .join(format!("trash-{}", util::ids::random_hex(8)));
+        let _ = lock;
+        match fs::rename(&path, &trash) {
+            Ok(()) => util::fs::remove_all(&trash).map_err(io_error("failed to remove", &trash)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(StorageError::Io {
+                action: "failed to remove",
+                path,
+                source: error,
+            }),
+        }
+    }
+}
+
+/// Wraps a layer stream in the decompressor its first bytes call for.
+pub fn decompress<'a, R: io::BufRead + 'a>(mut reader: R) -> io::Result<Box<dyn Read + 'a>> {
+    let head = reader.fill_buf()?;
+    Ok(match Compression::sniff(head) {
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
+        Compression::None => Box::new(reader),
+    })
+}

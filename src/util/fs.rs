@@ -1,0 +1,131 @@
+//! File-system helpers that the store's crash-safety rests on.
+//!
+//! Leaf module: uses nothing else of the crate.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use fs_err as fs;
+
+/// A unique temporary name next to `path` (same directory, so a rename is atomic).
+pub fn temp_sibling(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", super::ids::random_hex(8)))
+}
+
+/// Writes `data` to `path` so that readers see either the old or the new content, never a
+/// mix: temp file, fsync, rename, fsync of the directory.
+pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
+    let temp = temp_sibling(path);
+    let result = (|| {
+        let mut file = fs::File::create(&temp)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)?;
+        sync_parent(path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// fsyncs the directory holding `path`, so a rename into it survives a crash.
+pub fn sync_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => fs::File::open(parent)?.sync_all(),
+        _ => Ok(()),
+    }
+}
+
+/// Removes a file or directory tree; a missing path is not an error.
+pub fn remove_all(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            make_tree_writable(path);
+            match fs::remove_dir_all(path) {
+                Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        }
+        Ok(_) => match fs::remove_file(path) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        },
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Layers may hold read-only directories (mode 0555, or 0000): without CAP_DAC_OVERRIDE over
+/// them (the single-ID fallback) their entries cannot be unlinked, so open them up first.
+fn make_tree_writable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return;
+    };
+    if !meta.is_dir() {
+        return;
+    }
+    if meta.permissions().mode() & 0o700 != 0o700 {
+        let _ = fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
+    }
+    if let Ok(entries) = fs::read_dir(path) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                make_tree_writable(&entry.path());
+            }
+        }
+    }
+}
+
+/// Total size in bytes of the regular files below `path` (hard links counted once per entry).
+pub fn tree_size(path: &Path) -> u64 {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if meta.is_file() {
+        return meta.len();
+    }
+    if !meta.is_dir() {
+        return 0;
+    }
+    let Ok(entries) = fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| tree_size(&entry.path()))
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        atomic_write(&path, b"one").unwrap();
+        atomic_write(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn remove_all_handles_readonly_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("t");
+        fs::create_dir_all(tree.join("a/b")).unwrap();
+        fs::write(tree.join("a/b/f"), b"x").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(tree.join("a"), std::fs::Permissions::from_mode(0o555)).unwrap();
+        remove_all(&tree).unwrap();
+        assert!(!tree.exists());
+        remove_all(&tree).unwrap();
+    }
+}

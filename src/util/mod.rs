@@ -1,0 +1,6 @@
+//! LEAF: helpers without domain knowledge. Uses nothing else of the crate.
+
+pub mod fs;
+pub mod human;
+pub mod ids;
+pub mod process;

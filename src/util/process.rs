@@ -1,0 +1,131 @@
+//! Running the few external programs berth depends on. Errors name the program and the
+//! Debian package that provides it.
+//!
+//! Leaf module: uses nothing else of the crate.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// An external helper program and the package that ships it.
+#[derive(Debug, Clone, Copy)]
+pub struct Helper {
+    /// Program name, looked up in PATH.
+    pub program: &'static str,
+    /// Debian/Ubuntu package providing it.
+    pub package: &'static str,
+}
+
+/// `newuidmap`, setuid, writes a user namespace's uid map from /etc/subuid.
+pub const NEWUIDMAP: Helper = Helper {
+    program: "newuidmap",
+    package: "uidmap",
+};
+/// `newgidmap`, the same for gids.
+pub const NEWGIDMAP: Helper = Helper {
+    program: "newgidmap",
+    package: "uidmap",
+};
+/// pasta, the default rootless network.
+pub const PASTA: Helper = Helper {
+    program: "pasta",
+    package: "passt",
+};
+/// slirp4netns, the alternative rootless network.
+pub const SLIRP4NETNS: Helper = Helper {
+    program: "slirp4netns",
+    package: "slirp4netns",
+};
+/// fuse-overlayfs, the overlay fallback.
+pub const FUSE_OVERLAYFS: Helper = Helper {
+    program: "fuse-overlayfs",
+    package: "fuse-overlayfs",
+};
+/// git, for git build contexts.
+pub const GIT: Helper = Helper {
+    program: "git",
+    package: "git",
+};
+
+/// Why a helper could not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// Not installed.
+    #[error("failed to run `{program}`: not found in PATH (install the `{package}` package)")]
+    NotFound {
+        /// Program.
+        program: &'static str,
+        /// Package.
+        package: &'static str,
+    },
+    /// Could not be started.
+    #[error("failed to run `{program}`")]
+    Spawn {
+        /// Program.
+        program: &'static str,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Ran and failed.
+    #[error("`{program}` failed ({status}): {stderr}")]
+    Failed {
+        /// Program.
+        program: &'static str,
+        /// Exit status text.
+        status: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+}
+
+impl Helper {
+    /// The helper's full path, if it is installed.
+    pub fn find(&self) -> Option<PathBuf> {
+        find_in_path(self.program)
+    }
+
+    /// Runs the helper to completion, capturing its output; a non-zero exit is an error.
+    pub fn run<I, S>(&self, args: I) -> Result<Output, ProcessError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let path = self.find().ok_or(ProcessError::NotFound {
+            program: self.program,
+            package: self.package,
+        })?;
+        let output =
+            Command::new(path)
+                .args(args)
+                .output()
+                .map_err(|source| ProcessError::Spawn {
+                    program: self.program,
+                    source,
+                })?;
+        if output.status.success() {
+            Ok(output)
+        } else {
+            Err(ProcessError::Failed {
+                program: self.program,
+                status: output.status.to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            })
+        }
+    }
+}
+
+/// Looks `program` up in `PATH` (and the sbin directories, which unprivileged users often lack).
+pub fn find_in_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(program))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}

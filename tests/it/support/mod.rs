@@ -1,0 +1,313 @@
+//! Test support: a hermetic store per test, the berth binary run as a chosen user, and
+//! fixture images built from this machine's own files.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "shared by many test modules, each using a part"
+)]
+
+pub mod fixtures;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// Who runs berth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum User {
+    /// Real root (how CI itself runs).
+    Root,
+    /// `berth-sub`: an unprivileged user with /etc/subuid and /etc/subgid ranges.
+    Sub,
+    /// `berth-nosub`: an unprivileged user without ranges (single-ID fallback).
+    NoSub,
+}
+
+impl User {
+    /// The account name.
+    pub fn name(self) -> &'static str {
+        match self {
+            User::Root => "root",
+            User::Sub => "berth-sub",
+            User::NoSub => "berth-nosub",
+        }
+    }
+
+    /// Every user the suite runs as.
+    pub const ALL: [User; 3] = [User::Sub, User::NoSub, User::Root];
+}
+
+/// Whether the unprivileged users exist and we can switch to them (we are root).
+pub fn users_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        nix::unistd::getuid().is_root()
+            && [User::Sub, User::NoSub].iter().all(|u| {
+                nix::unistd::User::from_name(u.name())
+                    .ok()
+                    .flatten()
+                    .is_some()
+            })
+    })
+}
+
+/// Skips a test (with a printed reason) when the unprivileged users are missing, unless
+/// `BERTH_TEST_REQUIRE_ROOTLESS=1` (set by contrib/test.sh), where it fails instead.
+#[macro_export]
+macro_rules! require_users {
+    () => {
+        if !$crate::support::users_available() {
+            if std::env::var_os("BERTH_TEST_REQUIRE_ROOTLESS").is_some() {
+                panic!("the rootless test users are missing: run contrib/ci/rootless-user.sh as root");
+            }
+            eprintln!("skipped: the rootless test users are missing (run contrib/ci/rootless-user.sh as root)");
+            return;
+        }
+    };
+}
+
+/// The berth binary, copied once to a world-readable place so other users can run it.
+pub fn berth_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let source = PathBuf::from(env!("CARGO_BIN_EXE_berth"));
+        let dir = std::env::temp_dir().join(format!("berth-it-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        set_mode(&dir, 0o755);
+        let target = dir.join("berth");
+        std::fs::copy(&source, &target).unwrap();
+        set_mode(&target, 0o755);
+        target
+    })
+}
+
+/// chmod.
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// chown -R to a test user.
+pub fn chown_to(path: &Path, user: User) {
+    if user == User::Root {
+        return;
+    }
+    let status = Command::new("chown")
+        .args(["-R", user.name()])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// One hermetic environment: a private HOME, store root and runtime dir, owned by `user`.
+pub struct TestContext {
+    /// Who runs berth.
+    pub user: User,
+    /// The temporary directory holding everything (removed at drop).
+    pub dir: tempfile::TempDir,
+}
+
+impl TestContext {
+    /// A fresh context for `user`.
+    pub fn new(user: User) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-it-")
+            .tempdir()
+            .unwrap();
+        for sub in ["home", "run", "work"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        set_mode(dir.path(), 0o755);
+        chown_to(dir.path(), user);
+        Self { user, dir }
+    }
+
+    /// The store root.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// A scratch directory the user can write.
+    pub fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// A `berth` command with the hermetic environment, run as this context's user.
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut command = if self.user == User::Root {
+            Command::new(berth_binary())
+        } else {
+            let mut c = Command::new("runuser");
+            c.args(["-u", self.user.name(), "--"]).arg(berth_binary());
+            c
+        };
+        command
+            .args(args)
+            .env_clear()
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .env("HOME", self.dir.path().join("home"))
+            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
+            .env("BERTH_ROOT", self.root())
+            .env("TZ", "UTC")
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs berth and returns what happened.
+    pub fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let args: Vec<std::ffi::OsString> =
+            args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let output = self.command(&args).output().unwrap();
+        Run {
+            args: args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            output,
+        }
+    }
+
+    /// Runs berth with `input` on stdin.
+    pub fn run_with_stdin<I, S>(&self, args: I, input: &[u8]) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        use std::io::Write;
+        let args: Vec<std::ffi::OsString> =
+            args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let mut child = self
+            .command(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let data = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&data);
+        });
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        Run {
+            args: args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            output,
+        }
+    }
+
+    /// Runs berth and asserts success; returns stdout.
+    pub fn ok<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.run(args).success().stdout()
+    }
+
+    /// Writes a file into the work dir, readable by the user; returns its path.
+    pub fn write_file(&self, name: &str, data: &[u8]) -> PathBuf {
+        let path = self.work().join(name);
+        std::fs::write(&path, data).unwrap();
+        chown_to(&path, self.user);
+        path
+    }
+
+    /// Imports the busybox fixture as `name`; returns the image ID (`sha256:…`).
+    pub fn import_busybox(&self, name: &str) -> String {
+        let tar = self.write_file("busybox.tar", &fixtures::busybox_rootfs_tar());
+        self.ok(["import".as_ref(), tar.as_os_str(), name.as_ref()])
+            .trim()
+            .to_owned()
+    }
+
+    /// `system check` passes.
+    pub fn assert_store_clean(&self) {
+        let run = self.run(["system", "check"]);
+        assert!(
+            run.output.status.success(),
+            "system check failed:\n{}",
+            run.describe()
+        );
+    }
+}
+
+/// The outcome of one berth invocation.
+pub struct Run {
+    /// The arguments.
+    pub args: Vec<String>,
+    /// What the process did.
+    pub output: Output,
+}
+
+impl Run {
+    /// stdout as text.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    /// stderr as text.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// The exit code.
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    /// Everything, for assertion messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "berth {}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.args.join(" "),
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    /// Asserts exit 0.
+    pub fn success(self) -> Self {
+        assert!(
+            self.output.status.success(),
+            "expected success:\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    /// Asserts a non-zero exit and that stderr contains `needle`.
+    pub fn failure_with(self, needle: &str) -> Self {
+        assert!(
+            !self.output.status.success(),
+            "expected failure:\n{}",
+            self.describe()
+        );
+        assert!(
+            self.stderr().contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.describe()
+        );
+        self
+    }
+}
