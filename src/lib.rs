@@ -3,6 +3,8 @@
 //! Data flows one way: `cli` → `commands` → (`image` | `runtime` | …) → `storage`.
 //! See `../shared/DESIGN.md` and `STYLE.md` for the layout and its rules.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, reason = "unit tests"))]
+
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -33,11 +33,9 @@ P="podman --root $WORK/podman --runroot $WORK/podrun --storage-driver overlay --
 mkdir -p "$WORK/rootfs/bin"
 cp /bin/busybox "$WORK/rootfs/bin/"
 tar -C "$WORK/rootfs" -cf "$WORK/busybox.tar" .
-for i in 1 2 3; do
-  mkdir -p "$WORK/big$i/data"
-  head -c 50M /dev/urandom >"$WORK/big$i/data/blob$i"
-  tar -C "$WORK/big$i" -cf "$WORK/big$i.tar" .
-done
+mkdir -p "$WORK/big/data"
+for i in 1 2 3; do head -c 50M /dev/urandom >"$WORK/big/data/blob$i"; done
+tar -C "$WORK/big" -cf "$WORK/big-rootfs.tar" .
 chown -R "$USER_NAME" "$WORK"
 
 echo "== creating 100 images in each store"
@@ -47,32 +45,30 @@ for i in $(seq 1 100); do
 done
 
 echo "== building the ~150 MB docker-archive with podman"
-as_user $P import "$WORK/big1.tar" big:1 >/dev/null 2>&1
-as_user $P save -o "$WORK/big.tar" --format docker-archive big:1 >/dev/null 2>&1
+as_user $P import "$WORK/big-rootfs.tar" big:1 >/dev/null 2>&1
+as_user $P save -o "$WORK/big.tar" --format docker-archive localhost/big:1 >/dev/null 2>&1
 ls -l "$WORK/big.tar"
 
-median() { jq -r '.results[0].median * 1000 | floor' "$1"; }
-bench() { # name, berth command, podman command (run as the user)
-  local name=$1 berth=$2 podman=$3
-  as_user hyperfine -N -w 2 -r "$RUNS" --export-json "$WORK/b.json" "$berth" >/dev/null 2>&1 \
-    || as_user hyperfine -w 2 -r "$RUNS" --export-json "$WORK/b.json" "$berth" >/dev/null
-  as_user hyperfine -N -w 2 -r "$RUNS" --export-json "$WORK/p.json" "$podman" >/dev/null 2>&1 \
-    || as_user hyperfine -w 2 -r "$RUNS" --export-json "$WORK/p.json" "$podman" >/dev/null
+median() { jq -r '.results[0].median * 1000' "$1"; }
+bench() { # name, berth command, podman command [, berth prepare, podman prepare]
+  local name=$1 berth=$2 podman=$3 bprep=${4:-true} pprep=${5:-true}
+  as_user hyperfine -w 1 -r "$RUNS" --prepare "$bprep" --export-json "$WORK/b.json" "$berth" >/dev/null
+  as_user hyperfine -w 1 -r "$RUNS" --prepare "$pprep" --export-json "$WORK/p.json" "$podman" >/dev/null
   local b p
   b=$(median "$WORK/b.json"); p=$(median "$WORK/p.json")
-  printf '%-28s berth %8.1f ms   podman %8.1f ms   ratio %.3f\n' "$name" \
-    "$(echo "$b/1000" | bc -l)" "$(echo "$p/1000" | bc -l)" "$(echo "$b/$p" | bc -l)"
+  printf '%-28s berth %8.1f ms   podman %8.1f ms   ratio %.3f\n' "$name" "$b" "$p" "$(echo "$b/$p" | bc -l)"
 }
 
 echo "== timings (median of $RUNS)"
 bench "images (100 images)" "$B images" "$P images"
-RUNS=5 bench "load ~150MB docker-archive" "$B load -q -i $WORK/big.tar" "$P load -q -i $WORK/big.tar"
+RUNS=5 bench "load ~150MB docker-archive" "$B load -q -i $WORK/big.tar" "$P load -q -i $WORK/big.tar" \
+  "$B rmi localhost/big:1 >/dev/null 2>&1 || true" "$P rmi localhost/big:1 >/dev/null 2>&1 || true"
 as_user $B load -q -i "$WORK/big.tar"
-RUNS=5 bench "save ~150MB" "$B save -o $WORK/out-b.tar big:1" "$P save -o $WORK/out-p.tar --format docker-archive big:1"
+RUNS=5 bench "save ~150MB" "$B save -o $WORK/out-b.tar localhost/big:1" "$P save -o $WORK/out-p.tar --format docker-archive localhost/big:1"
 
 echo "== peak RSS of load"
-as_user $B rmi big:1 >/dev/null 2>&1 || true
+as_user $B rmi localhost/big:1 >/dev/null 2>&1 || true
 as_user /usr/bin/time -f '%M' -o "$WORK/rss-b" $B load -q -i "$WORK/big.tar"
-as_user $P rmi big:1 >/dev/null 2>&1 || true
+as_user $P rmi localhost/big:1 >/dev/null 2>&1 || true
 as_user /usr/bin/time -f '%M' -o "$WORK/rss-p" $P load -q -i "$WORK/big.tar" >/dev/null 2>&1
 printf 'load peak RSS               berth %6d KB   podman %6d KB\n' "$(tail -1 "$WORK/rss-b")" "$(tail -1 "$WORK/rss-p")"

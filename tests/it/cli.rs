@@ -54,7 +54,7 @@ fn man_pages_match_the_cli() {
     cx.ok(["__generate".as_ref(), "man".as_ref(), generated.as_os_str()]);
     let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
     let list = |dir: &std::path::Path| {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
+        let mut names: Vec<String> = fs_err::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
@@ -68,8 +68,8 @@ fn man_pages_match_the_cli() {
     );
     for name in list(&generated) {
         assert_eq!(
-            std::fs::read(generated.join(&name)).unwrap(),
-            std::fs::read(committed.join(&name)).unwrap(),
+            fs_err::read(generated.join(&name)).unwrap(),
+            fs_err::read(committed.join(&name)).unwrap(),
             "man/{name} drifted: run `berth __generate man man/`"
         );
     }

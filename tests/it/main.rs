@@ -15,6 +15,7 @@
 
 mod support;
 
+mod architecture;
 mod archives;
 mod cli;
 mod images;

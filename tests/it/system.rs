@@ -97,7 +97,7 @@ fn check_detects_and_repairs_a_corrupt_blob() {
     cx.assert_store_clean();
     // Corrupt the config blob behind berth's back.
     let blob = cx.root().join("images/blobs/sha256").join(&id[7..]);
-    std::fs::write(&blob, b"{}").unwrap();
+    fs_err::write(&blob, b"{}").unwrap();
     let run = cx.run(["system", "check"]);
     assert_eq!(run.code(), 1, "{}", run.describe());
     assert!(run.stdout().contains("is corrupt"), "{}", run.describe());
@@ -138,7 +138,7 @@ fn reset_prompts_then_empties_the_store() {
     cx.ok(["system", "reset", "-f"]);
     assert!(cx.ok(["images", "-q"]).is_empty());
     assert_eq!(
-        std::fs::read_dir(cx.root().join("layers")).unwrap().count(),
+        fs_err::read_dir(cx.root().join("layers")).unwrap().count(),
         0
     );
     cx.assert_store_clean();

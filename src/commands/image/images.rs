@@ -31,7 +31,7 @@ pub(crate) fn run(args: ImageLsArgs, session: &Session<'_>) -> anyhow::Result<Ex
         }
         None => Vec::new(),
     };
-    images.sort_by(|a, b| b.created.cmp(&a.created));
+    images.sort_by_key(|image| std::cmp::Reverse(image.created));
     let now = Utc::now();
     let rows: Vec<Value> = images
         .iter()

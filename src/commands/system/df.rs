@@ -19,11 +19,7 @@ pub(crate) fn run(args: SystemDfArgs, session: &Session<'_>) -> anyhow::Result<E
         None => Usage::default(),
     };
     let row = |kind: &str, total: usize, active: usize, size: u64, reclaimable: u64| {
-        let percent = if size == 0 {
-            0
-        } else {
-            reclaimable * 100 / size
-        };
+        let percent = (reclaimable * 100).checked_div(size).unwrap_or(0);
         let reclaim = if kind == "Build Cache" {
             human::size(reclaimable)
         } else {

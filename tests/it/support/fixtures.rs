@@ -109,7 +109,7 @@ impl TarBuilder {
 /// A minimal root filesystem: /bin/busybox with applet links, /etc/passwd and /etc/group
 /// (root and a user 1000), /tmp, and a file owned by uid 1000.
 pub fn busybox_rootfs_tar() -> Vec<u8> {
-    let busybox = std::fs::read(BUSYBOX)
+    let busybox = fs_err::read(BUSYBOX)
         .expect("busybox-static is installed (apt-get install busybox-static)");
     let mut tar = TarBuilder::new()
         .dir("bin", 0o755)
@@ -136,5 +136,5 @@ pub fn busybox_rootfs_tar() -> Vec<u8> {
 
 /// Whether `path` exists without following a final symlink.
 pub fn exists_nofollow(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok()
+    fs_err::symlink_metadata(path).is_ok()
 }

@@ -73,10 +73,10 @@ pub fn berth_binary() -> &'static Path {
     BINARY.get_or_init(|| {
         let source = PathBuf::from(env!("CARGO_BIN_EXE_berth"));
         let dir = std::env::temp_dir().join(format!("berth-it-bin-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        fs_err::create_dir_all(&dir).unwrap();
         set_mode(&dir, 0o755);
         let target = dir.join("berth");
-        std::fs::copy(&source, &target).unwrap();
+        fs_err::copy(&source, &target).unwrap();
         set_mode(&target, 0o755);
         target
     })
@@ -85,7 +85,7 @@ pub fn berth_binary() -> &'static Path {
 /// chmod.
 pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// chown -R to a test user.
@@ -117,7 +117,7 @@ impl TestContext {
             .tempdir()
             .unwrap();
         for sub in ["home", "run", "work"] {
-            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+            fs_err::create_dir_all(dir.path().join(sub)).unwrap();
         }
         set_mode(dir.path(), 0o755);
         chown_to(dir.path(), user);
@@ -227,7 +227,7 @@ impl TestContext {
     /// Writes a file into the work dir, readable by the user; returns its path.
     pub fn write_file(&self, name: &str, data: &[u8]) -> PathBuf {
         let path = self.work().join(name);
-        std::fs::write(&path, data).unwrap();
+        fs_err::write(&path, data).unwrap();
         chown_to(&path, self.user);
         path
     }
