@@ -64,7 +64,8 @@ bench "images (100 images)" "$B images" "$P images"
 RUNS=5 bench "load ~150MB docker-archive" "$B load -q -i $WORK/big.tar" "$P load -q -i $WORK/big.tar" \
   "$B rmi localhost/big:1 >/dev/null 2>&1 || true" "$P rmi localhost/big:1 >/dev/null 2>&1 || true"
 as_user $B load -q -i "$WORK/big.tar"
-RUNS=5 bench "save ~150MB" "$B save -o $WORK/out-b.tar localhost/big:1" "$P save -o $WORK/out-p.tar --format docker-archive localhost/big:1"
+RUNS=5 bench "save ~150MB" "$B save -o $WORK/out-b.tar localhost/big:1" "$P save -o $WORK/out-p.tar --format docker-archive localhost/big:1" \
+  "rm -f $WORK/out-b.tar" "rm -f $WORK/out-p.tar"
 
 echo "== peak RSS of load"
 as_user $B rmi localhost/big:1 >/dev/null 2>&1 || true

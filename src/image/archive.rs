@@ -48,6 +48,38 @@ pub enum LoadEvent {
 struct Staged {
     documents: BTreeMap<String, Vec<u8>>,
     blobs: BTreeMap<String, (Digest, u64)>,
+    /// Symlink members: Docker before 25 links a repeated layer to its first copy.
+    links: BTreeMap<String, String>,
+}
+
+impl Staged {
+    /// The blob stored for an archive path, following symlink members within the archive
+    /// (lexically: an absolute target or one that climbs out of the archive is not followed).
+    fn blob(&self, path: &str) -> Option<(Digest, u64)> {
+        let mut path = path.trim_start_matches("./").to_owned();
+        for _ in 0..16 {
+            if let Some(found) = self.blobs.get(&path) {
+                return Some(found.clone());
+            }
+            let target = self.links.get(&path)?;
+            if target.starts_with('/') {
+                return None;
+            }
+            let mut parts: Vec<&str> = path.split('/').collect();
+            parts.pop();
+            for part in target.split('/') {
+                match part {
+                    "" | "." => {}
+                    ".." => {
+                        parts.pop()?;
+                    }
+                    other => parts.push(other),
+                }
+            }
+            path = parts.join("/");
+        }
+        None
+    }
 }
 
 const DOCUMENT_LIMIT: u64 = 8 << 20;
@@ -65,7 +97,25 @@ pub fn load(
         // Blobs and layers of a refused archive are unreferenced: leave the store as it was.
         let _ = store.collect_garbage(lock, &[]);
     }
-    result
+    result.map_err(|error| match error {
+        ImageError::Storage(error) => ImageError::Archive {
+            source_name: source_name.to_owned(),
+            reason: error_chain(&error),
+        },
+        other => other,
+    })
+}
+
+/// An error and its causes on one line, as `a: b: c`.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn load_inner(
@@ -125,6 +175,20 @@ fn stage(store: &Store, lock: &WriteLock, reader: impl Read) -> Result<Staged> {
     for entry in archive.entries().map_err(read_error)? {
         let mut entry = entry.map_err(read_error)?;
         saw_entry = true;
+        if entry.header().entry_type().is_symlink() {
+            let path = entry
+                .path()
+                .map_err(read_error)?
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .to_owned();
+            if let Some(target) = entry.link_name().map_err(read_error)? {
+                staged
+                    .links
+                    .insert(path, target.to_string_lossy().into_owned());
+            }
+            continue;
+        }
         if !entry.header().entry_type().is_file() {
             continue;
         }
@@ -179,11 +243,8 @@ fn load_docker_image(
     invalid: &dyn Fn(String) -> ImageError,
 ) -> Result<Vec<LoadEvent>> {
     let find = |path: &str| {
-        let path = path.trim_start_matches("./");
         staged
-            .blobs
-            .get(path)
-            .cloned()
+            .blob(path)
             .ok_or_else(|| invalid(format!("`{path}` is named in manifest.json but missing")))
     };
     // Configs may have been kept as documents if they were named like one.

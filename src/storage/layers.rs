@@ -68,6 +68,9 @@ impl Store {
         if let Some(diff_id) = diff_id {
             let chain_id = Digest::chain(parent, diff_id);
             if self.layer_exists(&chain_id) {
+                // Already unpacked, but this blob must still be that layer: an archive could
+                // claim a known diff ID for different content.
+                self.verify_diff_id(blob, diff_id)?;
                 return self.load_layer_meta(&chain_id);
             }
         }
@@ -113,7 +116,10 @@ impl Store {
             skipped_devices: stats.skipped_devices.len() as u64,
         };
         for device in &stats.skipped_devices {
-            tracing::info!(layer = %blob, path = %device.display(), "device node skipped (rootless)");
+            tracing::warn!(
+                "device node `/{}` in layer `{blob}` skipped: device nodes cannot be created rootless",
+                device.display()
+            );
         }
         let meta_path = work.join("meta.json");
         let text = serde_json::to_vec_pretty(&meta).unwrap_or_default();
@@ -128,6 +134,35 @@ impl Store {
         util::fs::remove_all(&target).map_err(io_error("failed to remove", &target))?;
         fs::rename(&work, &target).map_err(io_error("failed to store", &target))?;
         Ok(meta)
+    }
+
+    /// Checks that a layer blob decompresses to `diff_id`. Free for uncompressed blobs: their
+    /// name was verified when they were stored.
+    fn verify_diff_id(&self, blob: &Digest, diff_id: &Digest) -> Result<()> {
+        if blob == diff_id {
+            return Ok(());
+        }
+        let file = self.open_blob(blob)?;
+        let reader = decompress(BufReader::with_capacity(256 * 1024, file)).map_err(|source| {
+            StorageError::LayerRead {
+                digest: blob.clone(),
+                source,
+            }
+        })?;
+        let mut hasher = Hasher::new(reader);
+        io::copy(&mut hasher, &mut io::sink()).map_err(|source| StorageError::LayerRead {
+            digest: blob.clone(),
+            source,
+        })?;
+        let (actual, _, _) = hasher.finish();
+        if actual == *diff_id {
+            Ok(())
+        } else {
+            Err(StorageError::DigestMismatch {
+                expected: diff_id.clone(),
+                actual,
+            })
+        }
     }
 
     /// Removes an unpacked layer.

@@ -116,6 +116,11 @@ impl Store {
         let paths = StorePaths::new(root);
         let store = Self { paths };
         if !store.paths.index().exists() {
+            // Two first commands may race here: create under the lock, and only what is missing.
+            fs::create_dir_all(root).map_err(io_error("failed to create", root))?;
+            let lock_path = store.paths.lock();
+            let _lock =
+                WriteLock::acquire(&lock_path).map_err(io_error("failed to lock", &lock_path))?;
             store.create_skeleton()?;
         }
         Ok(store)

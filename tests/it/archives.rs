@@ -747,6 +747,266 @@ fn loading_a_taken_name_leaves_the_old_image_unnamed() {
     cx.assert_store_clean();
 }
 
+/// Docker 25 and later write docker-archives as an OCI layout plus manifest.json naming
+/// `blobs/sha256/<hex>` files: loaded once, through manifest.json.
+#[test]
+fn load_docker_25_archive_layout() {
+    crate::require_users!();
+    let cx = TestContext::new(User::Sub);
+    let layers = [fixtures::busybox_rootfs_tar()];
+    let config = image_config(&layers, "docker 25");
+    let config_hex = sha256_hex(&config);
+    let layer_hex = sha256_hex(&layers[0]);
+    let oci_manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{config_hex}"), "size": config.len() },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": format!("sha256:{layer_hex}"), "size": layers[0].len() }],
+    }))
+    .unwrap();
+    let manifest_hex = sha256_hex(&oci_manifest);
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{manifest_hex}"),
+            "size": oci_manifest.len(),
+            "annotations": {
+                "io.containerd.image.name": "docker.io/library/modern:latest",
+                "org.opencontainers.image.ref.name": "latest",
+            },
+        }],
+    }))
+    .unwrap();
+    let docker_manifest = serde_json::to_vec(&json!([{
+        "Config": format!("blobs/sha256/{config_hex}"),
+        "RepoTags": ["modern:latest"],
+        "Layers": [format!("blobs/sha256/{layer_hex}")],
+    }]))
+    .unwrap();
+    let (config_path, layer_path, manifest_path) = (
+        format!("blobs/sha256/{config_hex}"),
+        format!("blobs/sha256/{layer_hex}"),
+        format!("blobs/sha256/{manifest_hex}"),
+    );
+    let archive = tar_of([
+        (config_path.as_str(), &config[..]),
+        (layer_path.as_str(), &layers[0][..]),
+        (manifest_path.as_str(), &oci_manifest[..]),
+        ("index.json", &index[..]),
+        ("manifest.json", &docker_manifest[..]),
+        ("oci-layout", &br#"{"imageLayoutVersion":"1.0.0"}"#[..]),
+    ]);
+    let path = input(&cx, "modern.tar", &archive);
+    assert_eq!(
+        cx.ok(["load", "-i", &path]),
+        "Loaded image: modern:latest\n"
+    );
+    assert_eq!(inspect(&cx, "modern")["Id"], format!("sha256:{config_hex}"));
+    assert_eq!(listed_ids(&cx).len(), 1);
+    cx.assert_store_clean();
+}
+
+/// `docker save` before Docker 25 writes a layer whose diff ID already appeared in the
+/// archive (the same layer at another position, e.g. repeated empty layers) as a symlink
+/// `<v1 id>/layer.tar -> ../<other v1 id>/layer.tar`, and manifest.json names the symlink.
+#[test]
+fn load_legacy_docker_archive_with_symlinked_layer() {
+    crate::require_users!();
+    let cx = TestContext::new(User::Sub);
+    let base = fixtures::busybox_rootfs_tar();
+    // What Docker's classic builder wrote for a step that changed nothing: an empty tar.
+    let empty = vec![0u8; 1024];
+    let top = TarBuilder::new().file("top", 0o644, b"top\n").finish();
+    let layers = [base.clone(), empty.clone(), top.clone(), empty.clone()];
+    let config = image_config(&layers, "legacy");
+    let config_name = format!("{}.json", sha256_hex(&config));
+    let v1 = |n: u8| format!("{n:064x}");
+    let manifest = serde_json::to_vec(&json!([{
+        "Config": config_name,
+        "RepoTags": ["legacy:latest"],
+        "Layers": (1..=4).map(|n| format!("{}/layer.tar", v1(n))).collect::<Vec<_>>(),
+    }]))
+    .unwrap();
+    let mut tar = TarBuilder::new();
+    for (n, layer) in [(1, &base), (2, &empty), (3, &top)] {
+        tar = tar
+            .dir(&v1(n), 0o755)
+            .file(&format!("{}/VERSION", v1(n)), 0o644, b"1.0")
+            .file(
+                &format!("{}/json", v1(n)),
+                0o644,
+                format!(r#"{{"id":"{}"}}"#, v1(n)).as_bytes(),
+            )
+            .file(&format!("{}/layer.tar", v1(n)), 0o644, layer);
+    }
+    let archive = tar
+        .dir(&v1(4), 0o755)
+        .file(&format!("{}/VERSION", v1(4)), 0o644, b"1.0")
+        .file(
+            &format!("{}/json", v1(4)),
+            0o644,
+            format!(r#"{{"id":"{}"}}"#, v1(4)).as_bytes(),
+        )
+        .symlink(
+            &format!("{}/layer.tar", v1(4)),
+            &format!("../{}/layer.tar", v1(2)),
+        )
+        .file(&config_name, 0o644, &config)
+        .file("manifest.json", 0o644, &manifest)
+        .file(
+            "repositories",
+            0o644,
+            format!(r#"{{"legacy":{{"latest":"{}"}}}}"#, v1(4)).as_bytes(),
+        )
+        .finish();
+    let path = input(&cx, "legacy.tar", &archive);
+    let run = cx.run(["load", "-i", &path]);
+    assert!(
+        run.output.status.success(),
+        "a docker-archive with a symlinked layer is refused:\n{}",
+        run.describe()
+    );
+    assert_eq!(run.stdout(), "Loaded image: legacy:latest\n");
+    assert_eq!(inspect(&cx, "legacy")["Id"], image_id(&layers, "legacy"));
+    assert_eq!(lower_dirs(&cx, "legacy").len(), 4);
+    cx.assert_store_clean();
+}
+
+/// Paths in manifest.json and member names are looked up in the archive only: never on the
+/// host, never written by name.
+#[test]
+fn archive_paths_never_reach_the_host() {
+    crate::require_users!();
+    let cx = TestContext::new(User::Sub);
+    cx.import_busybox("busybox:latest");
+    let before = store_state(&cx);
+    let layers = [TarBuilder::new().file("f", 0o644, b"f\n").finish()];
+    let config = image_config(&layers, "paths");
+    let config_name = format!("{}.json", sha256_hex(&config));
+    let layer_name = format!("{}/layer.tar", sha256_hex(&layers[0]));
+    let manifest = |config: &str, layer: &str| {
+        serde_json::to_vec(
+            &json!([{ "Config": config, "RepoTags": ["paths:latest"], "Layers": [layer] }]),
+        )
+        .unwrap()
+    };
+    let passwd = fs::read("/etc/passwd").unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "config /etc/passwd",
+            tar_of([
+                ("manifest.json", &manifest("/etc/passwd", &layer_name)[..]),
+                (layer_name.as_str(), &layers[0][..]),
+            ]),
+            "/etc/passwd",
+        ),
+        (
+            "layer ../../../../../etc/passwd",
+            tar_of([
+                (
+                    "manifest.json",
+                    &manifest(&config_name, "../../../../../etc/passwd")[..],
+                ),
+                (config_name.as_str(), &config[..]),
+            ]),
+            "etc/passwd",
+        ),
+        (
+            "layer through a symlink member to /etc/passwd",
+            TarBuilder::new()
+                .file(
+                    "manifest.json",
+                    0o644,
+                    &manifest(&config_name, "evil/layer.tar"),
+                )
+                .file(&config_name, 0o644, &config)
+                .symlink("evil/layer.tar", "/etc/passwd")
+                .finish(),
+            "evil/layer.tar",
+        ),
+        (
+            "layer through a symlink member climbing out",
+            TarBuilder::new()
+                .file(
+                    "manifest.json",
+                    0o644,
+                    &manifest(&config_name, "evil/layer.tar"),
+                )
+                .file(&config_name, 0o644, &config)
+                .symlink("evil/layer.tar", "../../../../../../../../etc/passwd")
+                .finish(),
+            "evil/layer.tar",
+        ),
+    ];
+    for (what, archive, needle) in &cases {
+        let path = input(&cx, "evil.tar", archive);
+        let run = cx.run(["load", "-i", &path]);
+        assert_eq!(
+            run.code(),
+            1,
+            "{what}: expected a refusal:\n{}",
+            run.describe()
+        );
+        assert!(
+            run.stderr().contains(needle),
+            "{what}: stderr lacks {needle:?}:\n{}",
+            run.describe()
+        );
+        assert_store_unchanged(&cx, &before, what);
+        // Nothing of the host file reached the store.
+        let blobs = cx.root().join("images/blobs/sha256");
+        assert!(
+            !blobs.join(sha256_hex(&passwd)).exists(),
+            "{what}: /etc/passwd was copied into the store"
+        );
+    }
+
+    // Member names climbing out are never used as paths.
+    let name = format!(
+        "pwned-{}",
+        cx.dir.path().file_name().unwrap().to_string_lossy()
+    );
+    let mut archive = TarBuilder::new();
+    for member in [
+        format!("../../../../{name}"),
+        format!("/tmp/{name}"),
+        format!("../../../../../../../../../{name}"),
+    ] {
+        archive = archive.raw(&member, tar::EntryType::Regular, "", b"pwned\n");
+    }
+    let mut good = tar_members(&docker_archive(&[ArchiveImage {
+        tags: &["paths:latest"],
+        layers: &layers,
+        comment: "paths",
+    }]))
+    .0;
+    for (member, data) in &good {
+        archive = archive.file(member, 0o644, data);
+    }
+    good.clear();
+    let path = input(&cx, "members.tar", &archive.finish());
+    assert_eq!(cx.ok(["load", "-i", &path]), "Loaded image: paths:latest\n");
+    for place in [
+        cx.dir.path().to_path_buf(),
+        cx.work(),
+        cx.root(),
+        PathBuf::from("/tmp"),
+        PathBuf::from("/"),
+    ] {
+        assert!(
+            !fixtures::exists_nofollow(&place.join(&name)),
+            "{} was written",
+            place.join(&name).display()
+        );
+    }
+    assert!(!fixtures::exists_nofollow(
+        &cx.dir.path().parent().unwrap().join(&name)
+    ));
+    cx.assert_store_clean();
+}
+
 // ---------------------------------------------------------------------------------------------
 // podman interop
 

@@ -1131,3 +1131,31 @@ fn whiteouts_do_not_escape() {
     );
     cx.assert_store_clean();
 }
+
+/// The harness itself: an escaped payload is noticed (so a passing case means something).
+#[test]
+fn canaries_notice_an_escape() {
+    let cx = TestContext::new(User::Root);
+    let canaries = Canaries::new(&cx);
+    canaries.assert_untouched("nothing written yet");
+    let escapes = [
+        canaries.canary.join(&canaries.token),
+        cx.work().join(&canaries.token),
+        canaries.top.join(format!("store/tmp/{}", canaries.token)),
+    ];
+    for escaped in escapes {
+        fs::create_dir_all(escaped.parent().unwrap()).unwrap();
+        fs::write(&escaped, b"escaped\n").unwrap();
+        let noticed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            canaries.assert_untouched("self-test");
+        }));
+        assert!(noticed.is_err(), "{} was not noticed", escaped.display());
+        fs::remove_file(&escaped).unwrap();
+    }
+    // A changed canary file is noticed too.
+    fs::write(canaries.canary.join("keep"), b"changed!\n").unwrap();
+    let noticed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        canaries.assert_untouched("self-test")
+    }));
+    assert!(noticed.is_err(), "a changed canary file was not noticed");
+}
