@@ -13,6 +13,7 @@ pub mod env;
 pub mod image;
 pub mod oci;
 pub mod output;
+pub mod registry;
 pub mod storage;
 pub mod userns;
 pub mod util;

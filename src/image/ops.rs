@@ -193,6 +193,7 @@ pub fn prune(
     lock: &WriteLock,
     all: bool,
     in_use: &BTreeSet<Digest>,
+    selected: &dyn Fn(&ImageSummary) -> bool,
 ) -> Result<PruneReport> {
     let images = resolve::list(store)?;
     let layer_sets: Vec<(Digest, Vec<Digest>)> = images
@@ -216,6 +217,7 @@ pub fn prune(
         .iter()
         .filter(|i| !in_use.contains(&i.id))
         .filter(|i| all || (i.names.is_empty() && !has_child(i)))
+        .filter(|i| selected(i))
         .collect();
     let mut report = PruneReport::default();
     if victims.is_empty() {

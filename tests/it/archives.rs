@@ -321,6 +321,68 @@ fn import_lists_the_image_and_records_changes_and_message() {
     cx.assert_store_clean();
 }
 
+/// A one-shot HTTP server on 127.0.0.1 (Python's http.server) serving `dir`.
+struct HttpServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl HttpServer {
+    fn start(dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "http.server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn import_from_a_url() {
+    crate::require_users!();
+    let cx = TestContext::new(User::Sub);
+    let tar = cx.write_file("rootfs.tar", &fixtures::busybox_rootfs_tar());
+    let server = HttpServer::start(tar.parent().unwrap());
+    let url = format!("http://127.0.0.1:{}/rootfs.tar", server.port);
+    let id = cx
+        .ok(["import", url.as_str(), "fromurl:1"])
+        .trim()
+        .to_owned();
+    assert_image_id(&id);
+    let inspect: Value = serde_json::from_str(&cx.ok(["image", "inspect", "fromurl:1"])).unwrap();
+    assert_eq!(inspect[0]["Comment"], format!("Imported from {url}"));
+    let missing = format!("http://127.0.0.1:{}/nothere.tar", server.port);
+    cx.run(["import", missing.as_str()])
+        .failure_with(&format!("failed to fetch `{missing}`"));
+    cx.assert_store_clean();
+}
+
 #[test]
 fn import_from_stdin_compressed_and_unnamed() {
     crate::require_users!();

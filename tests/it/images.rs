@@ -337,3 +337,31 @@ fn empty_store_lists_nothing_without_creating_it() {
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(!cx.root().exists());
 }
+
+#[test]
+fn prune_filters_by_label_and_age() {
+    let cx = TestContext::new(User::Root);
+    let tar = cx.write_file(
+        "f.tar",
+        &crate::support::fixtures::TarBuilder::new()
+            .file("f", 0o644, b"1")
+            .finish(),
+    );
+    cx.ok([
+        "import",
+        "--change",
+        "LABEL keep=yes",
+        tar.to_str().unwrap(),
+        "kept:1",
+    ]);
+    cx.ok(["import", tar.to_str().unwrap(), "gone:1"]);
+    let out = cx.ok(["image", "prune", "-a", "-f", "--filter", "label!=keep=yes"]);
+    assert!(out.contains("untagged: gone:1"), "{out}");
+    assert!(!out.contains("kept"), "{out}");
+    // Nothing is older than an hour.
+    let out = cx.ok(["image", "prune", "-a", "-f", "--filter", "until=1h"]);
+    assert_eq!(out, "Total reclaimed space: 0B\n");
+    cx.run(["image", "prune", "-f", "--filter", "bogus=1"])
+        .failure_with("invalid filter");
+    assert_eq!(cx.ok(["images", "--format", "{{.Repository}}"]), "kept\n");
+}

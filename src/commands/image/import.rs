@@ -10,6 +10,7 @@ use crate::cli::ImageImportArgs;
 use crate::image::archive::host_architecture;
 use crate::image::import::{ImportOptions, import};
 use crate::oci::Reference;
+use crate::registry;
 
 pub(crate) fn run(args: ImageImportArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
     if let Some(platform) = &args.platform {
@@ -25,16 +26,6 @@ pub(crate) fn run(args: ImageImportArgs, session: &Session<'_>) -> anyhow::Resul
         .as_deref()
         .map(Reference::parse)
         .transpose()?;
-    let input: Box<dyn Read> = if args.source == "-" {
-        Box::new(std::io::stdin().lock())
-    } else if args.source.starts_with("http://") || args.source.starts_with("https://") {
-        bail!(
-            "importing from a URL (`{}`) is not supported yet: download it and import the file",
-            args.source
-        );
-    } else {
-        Box::new(fs::File::open(&args.source).context("cannot read the tarball")?)
-    };
     let options = ImportOptions {
         source_name: args.source.clone(),
         reference,
@@ -44,6 +35,20 @@ pub(crate) fn run(args: ImageImportArgs, session: &Session<'_>) -> anyhow::Resul
     };
     let store = session.store()?;
     let lock = store.lock()?;
+    let is_url = args.source.starts_with("http://") || args.source.starts_with("https://");
+    let input: Box<dyn Read> = if args.source == "-" {
+        Box::new(std::io::stdin().lock())
+    } else if is_url {
+        // Downloaded first (into the store's tmp/, gone with the next write lock), so a
+        // broken connection never leaves half an image.
+        let path = store.temp_dir(&lock, "download")?.join("tarball");
+        let mut file = fs::File::create(&path)?;
+        registry::http::download(&args.source, &mut file)?;
+        drop(file);
+        Box::new(fs::File::open(&path)?)
+    } else {
+        Box::new(fs::File::open(&args.source).context("cannot read the tarball")?)
+    };
     let id = import(&store, &lock, input, &options)?;
     session.cx.printer.line(&id.to_string());
     Ok(ExitStatus::SUCCESS)
