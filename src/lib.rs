@@ -14,6 +14,7 @@ pub mod image;
 pub mod oci;
 pub mod output;
 pub mod registry;
+pub mod runtime;
 pub mod storage;
 pub mod userns;
 pub mod util;

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(&cli.global.log_level);
-    let cx = Context::new(cli.global.root.clone());
+    let cx = Context::new(cli.global.root.clone(), cli.global.runroot.clone());
     let status = commands::run(cli.command, &cx);
     ExitCode::from(status.0)
 }

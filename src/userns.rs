@@ -365,6 +365,50 @@ fn make_mounts_private() -> Result<()> {
     })
 }
 
+/// Whether this process is in a user namespace that maps only one ID (the fallback).
+pub fn is_single_id() -> bool {
+    let map = fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    let lines: Vec<Vec<&str>> = map
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    lines.len() == 1 && lines[0].get(2) == Some(&"1")
+}
+
+/// Runs `work` in a forked child that has entered berth's namespace, and returns its exit
+/// code. For commands that act from outside the namespace (signalling containers, which only
+/// the namespace's owner may do) but must also touch files of subordinate IDs.
+pub fn run_in_namespace(work: impl FnOnce() -> u8) -> Result<u8> {
+    // SAFETY: called while single-threaded; the child runs `work` and leaves with _exit.
+    match unsafe { fork() }.map_err(|source| UsernsError::Sys {
+        action: "fork",
+        source,
+    })? {
+        ForkResult::Child => {
+            let code = match enter() {
+                Ok(_) => work(),
+                Err(error) => {
+                    let _ = writeln!(std::io::stderr(), "Error: {error}");
+                    125
+                }
+            };
+            let _ = std::io::stdout().flush();
+            // SAFETY: the child must not run the parent's exit path.
+            unsafe { libc::_exit(i32::from(code)) }
+        }
+        ForkResult::Parent { child } => match nix::sys::wait::waitpid(child, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => {
+                Ok(u8::try_from(code).unwrap_or(125))
+            }
+            Ok(_) => Ok(125),
+            Err(source) => Err(UsernsError::Sys {
+                action: "waitpid",
+                source,
+            }),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

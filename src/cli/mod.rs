@@ -3,6 +3,7 @@
 //!
 //! Uses nothing else of the crate.
 
+mod container;
 mod image;
 mod shared;
 mod system;
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub use container::*;
 pub use image::*;
 pub use shared::*;
 pub use system::*;
@@ -39,6 +41,9 @@ pub struct GlobalArgs {
     /// Storage root (default: $XDG_DATA_HOME/berth, i.e. ~/.local/share/berth)
     #[arg(long, global = true, env = "BERTH_ROOT", value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Runtime state directory (default: $XDG_RUNTIME_DIR/berth, or /tmp/berth-$UID)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub runroot: Option<PathBuf>,
     /// Log level: error, warn, info, debug or trace
     #[arg(
         long,
@@ -56,9 +61,37 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// Manage berth itself: information, disk use, checks
     #[command(subcommand)]
     System(SystemCommand),
+
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(ContainerRunArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(ContainerCreateArgs),
+    /// Start one or more stopped containers
+    Start(ContainerStartArgs),
+    /// Stop one or more running containers
+    Stop(ContainerStopArgs),
+    /// Restart one or more containers
+    Restart(ContainerStopArgs),
+    /// Kill one or more running containers
+    Kill(ContainerKillArgs),
+    /// Remove one or more containers
+    Rm(ContainerRmArgs),
+    /// List containers
+    Ps(ContainerLsArgs),
+    /// Fetch the logs of a container
+    Logs(ContainerLogsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainerWaitArgs),
+    /// Rename a container
+    Rename(ContainerRenameArgs),
 
     /// List images (same as `image ls`)
     Images(ImageLsArgs),
@@ -74,7 +107,7 @@ pub enum Command {
     Import(ImageImportArgs),
     /// Show the history of an image (same as `image history`)
     History(ImageHistoryArgs),
-    /// Return low-level information on images
+    /// Return low-level information on containers and images
     Inspect(InspectArgs),
     /// Display system-wide information (same as `system info`)
     Info(SystemInfoArgs),
@@ -83,6 +116,9 @@ pub enum Command {
     /// Run a command inside berth's user namespace (like `buildah unshare`)
     Unshare(UnshareArgs),
 
+    /// Supervise a detached container (started by `run -d` and `start`)
+    #[command(name = "__monitor", hide = true)]
+    Monitor(MonitorArgs),
     /// Generate man pages or shell completions (used by install.sh)
     #[command(name = "__generate", hide = true)]
     Generate(GenerateArgs),
@@ -111,6 +147,40 @@ pub enum ImageCommand {
     Inspect(ImageInspectArgs),
     /// Show the history of an image
     History(ImageHistoryArgs),
+}
+
+/// `container …`
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(ContainerRunArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(ContainerCreateArgs),
+    /// Start one or more stopped containers
+    Start(ContainerStartArgs),
+    /// Stop one or more running containers
+    Stop(ContainerStopArgs),
+    /// Restart one or more containers
+    Restart(ContainerStopArgs),
+    /// Kill one or more running containers
+    Kill(ContainerKillArgs),
+    /// Remove one or more containers
+    Rm(ContainerRmArgs),
+    /// List containers
+    #[command(visible_aliases = ["list", "ps"])]
+    Ls(ContainerLsArgs),
+    /// Fetch the logs of a container
+    Logs(ContainerLogsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainerWaitArgs),
+    /// Display detailed information on one or more containers
+    Inspect(ContainerInspectArgs),
+    /// Remove all stopped containers
+    Prune(ContainerPruneArgs),
+    /// Rename a container
+    Rename(ContainerRenameArgs),
 }
 
 /// `system …`
@@ -153,7 +223,7 @@ pub struct InspectArgs {
     #[arg(short, long)]
     pub format: Option<String>,
     /// Only inspect objects of the given type
-    #[arg(long = "type", value_name = "TYPE", value_parser = ["image"])]
+    #[arg(long = "type", value_name = "TYPE", value_parser = ["image", "container"])]
     pub kind: Option<String>,
     /// Names or IDs
     #[arg(required = true, value_name = "NAME|ID")]
@@ -168,4 +238,14 @@ pub struct GenerateArgs {
     pub what: String,
     /// Output directory
     pub dir: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

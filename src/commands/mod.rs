@@ -3,6 +3,7 @@
 //!
 //! Uses: `cli`, `context`, `output`, `image`, `storage`, `userns`, `oci`, `util`.
 
+mod container;
 mod image;
 mod internal;
 mod system;
@@ -10,7 +11,7 @@ mod version;
 
 use anyhow::Context as _;
 
-use crate::cli::{Command, ImageCommand, SystemCommand};
+use crate::cli::{Command, ContainerCommand, ImageCommand, SystemCommand};
 use crate::context::Context;
 use crate::storage::Store;
 use crate::storage::unpack::UnpackOptions;
@@ -73,19 +74,40 @@ fn needs_namespace(command: &Command) -> bool {
                 | ImageCommand::History(_)
                 | ImageCommand::Save(_)
         ),
+        // stop, kill, rm and restart act from outside: only the namespace's owner may signal
+        // every process in it. rm and restart enter a namespace in a child for the files.
+        Command::Container(sub) => matches!(
+            sub,
+            ContainerCommand::Run(_)
+                | ContainerCommand::Create(_)
+                | ContainerCommand::Start(_)
+                | ContainerCommand::Prune(_)
+        ),
         Command::System(sub) => matches!(sub, SystemCommand::Check(_) | SystemCommand::Reset(_)),
         Command::Rmi(_)
         | Command::Tag(_)
         | Command::Load(_)
         | Command::Import(_)
-        | Command::Unshare(_) => true,
+        | Command::Unshare(_)
+        | Command::Run(_)
+        | Command::Create(_)
+        | Command::Start(_)
+        | Command::Monitor(_) => true,
         Command::Images(_)
         | Command::Save(_)
         | Command::History(_)
         | Command::Inspect(_)
         | Command::Info(_)
         | Command::Version(_)
-        | Command::Generate(_) => false,
+        | Command::Generate(_)
+        | Command::Stop(_)
+        | Command::Restart(_)
+        | Command::Kill(_)
+        | Command::Rm(_)
+        | Command::Ps(_)
+        | Command::Logs(_)
+        | Command::Wait(_)
+        | Command::Rename(_) => false,
     }
 }
 
@@ -120,8 +142,33 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
             ImageCommand::Load(args) => image::load::run(args, session),
             ImageCommand::Save(args) => image::save::run(args, session),
             ImageCommand::Import(args) => image::import::run(args, session),
-            ImageCommand::Inspect(args) => image::inspect::run(args.images, args.format, session),
+            ImageCommand::Inspect(args) => image::inspect::run(
+                args.images,
+                args.format,
+                image::inspect::Kind::Image,
+                session,
+            ),
             ImageCommand::History(args) => image::history::run(args, session),
+        },
+        Command::Container(sub) => match sub {
+            ContainerCommand::Run(args) => container::run::run(args, session),
+            ContainerCommand::Create(args) => container::create::run(args, session),
+            ContainerCommand::Start(args) => container::start::run(args, session),
+            ContainerCommand::Stop(args) => container::stop::run(args, session),
+            ContainerCommand::Restart(args) => container::stop::restart(args, session),
+            ContainerCommand::Kill(args) => container::kill::run(args, session),
+            ContainerCommand::Rm(args) => container::rm::run(args, session),
+            ContainerCommand::Ls(args) => container::ps::run(args, session),
+            ContainerCommand::Logs(args) => container::logs::run(args, session),
+            ContainerCommand::Wait(args) => container::wait::run(args, session),
+            ContainerCommand::Inspect(args) => image::inspect::run(
+                args.containers,
+                args.format,
+                image::inspect::Kind::Container,
+                session,
+            ),
+            ContainerCommand::Prune(args) => container::prune::run(args, session),
+            ContainerCommand::Rename(args) => container::rename::run(args, session),
         },
         Command::System(sub) => match sub {
             SystemCommand::Info(args) => system::info::run(args, session),
@@ -136,7 +183,26 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Save(args) => image::save::run(args, session),
         Command::Import(args) => image::import::run(args, session),
         Command::History(args) => image::history::run(args, session),
-        Command::Inspect(args) => image::inspect::run(args.names, args.format, session),
+        Command::Inspect(args) => {
+            let kind = match args.kind.as_deref() {
+                Some("image") => image::inspect::Kind::Image,
+                Some("container") => image::inspect::Kind::Container,
+                _ => image::inspect::Kind::Any,
+            };
+            image::inspect::run(args.names, args.format, kind, session)
+        }
+        Command::Run(args) => container::run::run(args, session),
+        Command::Create(args) => container::create::run(args, session),
+        Command::Start(args) => container::start::run(args, session),
+        Command::Stop(args) => container::stop::run(args, session),
+        Command::Restart(args) => container::stop::restart(args, session),
+        Command::Kill(args) => container::kill::run(args, session),
+        Command::Rm(args) => container::rm::run(args, session),
+        Command::Ps(args) => container::ps::run(args, session),
+        Command::Logs(args) => container::logs::run(args, session),
+        Command::Wait(args) => container::wait::run(args, session),
+        Command::Rename(args) => container::rename::run(args, session),
+        Command::Monitor(args) => internal::monitor::run(args, session),
         Command::Info(args) => system::info::run(args, session),
         Command::Version(args) => version::run(args, session),
         Command::Unshare(args) => system::unshare::run(args, session),

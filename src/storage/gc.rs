@@ -58,6 +58,8 @@ impl Store {
             self.mark_manifest(&entry.digest, &mut reachable);
         }
         reachable.layers.extend(extra_layers.iter().cloned());
+        // Containers stand on their image's layers even after the image lost its names.
+        reachable.layers.extend(self.container_layers()?);
         let mut report = GcReport::default();
         // Top layers first, as Docker lists deletions.
         let mut layers = self.list_layers()?;

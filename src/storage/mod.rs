@@ -12,6 +12,7 @@
 
 mod blobs;
 mod check;
+pub mod containers;
 pub mod driver;
 mod gc;
 mod layers;

@@ -102,6 +102,39 @@ pub fn tree_size(path: &Path) -> u64 {
         .sum()
 }
 
+/// Copies the tree at `source` into the existing directory `target`, keeping modes, owners and
+/// symlinks (for filling a new volume with the image's content).
+pub fn copy_tree(source: &Path, target: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for entry in fs::read_dir(source)? {
+        let entry = entry?;
+        let from = entry.path();
+        let to = target.join(entry.file_name());
+        let meta = fs::symlink_metadata(&from)?;
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            fs::create_dir(&to)?;
+            copy_tree(&from, &to)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
+        } else if kind.is_file() {
+            fs::copy(&from, &to)?;
+        } else {
+            continue;
+        }
+        let _ = std::os::unix::fs::lchown(&to, Some(meta.uid()), Some(meta.gid()));
+        if !kind.is_symlink() {
+            fs::set_permissions(&to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        }
+    }
+    let meta = fs::metadata(source)?;
+    let _ = std::os::unix::fs::lchown(target, Some(meta.uid()), Some(meta.gid()));
+    fs::set_permissions(
+        target,
+        std::fs::Permissions::from_mode(meta.mode() & 0o7777),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,4 +3,5 @@
 pub mod fs;
 pub mod human;
 pub mod ids;
+pub mod names;
 pub mod process;

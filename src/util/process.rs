@@ -129,3 +129,31 @@ fn is_executable(path: &Path) -> bool {
     fs_err::metadata(path)
         .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
+
+/// The start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot), to
+/// tell a process from a later one that got the same pid.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = fs_err::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and parentheses: skip to its last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether `pid` is alive and still the process that started at `start` (not a zombie).
+pub fn is_same_process(pid: i32, start: Option<u64>) -> bool {
+    let Ok(stat) = fs_err::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return false;
+    };
+    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    let state = fields.first().copied().unwrap_or("Z");
+    if state == "Z" || state == "X" {
+        return false;
+    }
+    match start {
+        Some(start) => fields.get(19).and_then(|f| f.parse::<u64>().ok()) == Some(start),
+        None => true,
+    }
+}

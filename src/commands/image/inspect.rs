@@ -7,9 +7,21 @@ use crate::image::{self, ImageError, ops};
 use crate::output::format::Template;
 use crate::storage::Store;
 
+/// What `inspect` looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Containers, then images (Docker's order).
+    Any,
+    /// Images only.
+    Image,
+    /// Containers only.
+    Container,
+}
+
 pub(crate) fn run(
     names: Vec<String>,
     format: Option<String>,
+    kind: Kind,
     session: &Session<'_>,
 ) -> anyhow::Result<ExitStatus> {
     let template = match format.as_deref() {
@@ -20,6 +32,19 @@ pub(crate) fn run(
     let mut items = Vec::new();
     let mut errors = Vec::new();
     for name in &names {
+        if kind != Kind::Image {
+            if let Some(item) = store
+                .as_ref()
+                .and_then(|s| super::super::container::inspect::find(s, name))
+            {
+                items.push(item);
+                continue;
+            }
+            if kind == Kind::Container {
+                errors.push(format!("No such container: {name}"));
+                continue;
+            }
+        }
         let found = match &store {
             Some(store) => image::resolve(store, name)
                 .and_then(|resolved| ops::details(store, resolved.image))
@@ -28,6 +53,9 @@ pub(crate) fn run(
         };
         match found {
             Ok(item) => items.push(item),
+            Err(ImageError::NotFound(_)) if kind == Kind::Any => {
+                errors.push(format!("No such object: {name}"))
+            }
             Err(ImageError::NotFound(_)) => errors.push(format!("No such image: {name}")),
             Err(error) => errors.push(format!("{:#}", anyhow::Error::from(error))),
         }

@@ -1,3 +1,4 @@
 //! Hidden commands.
 
 pub(super) mod generate;
+pub(super) mod monitor;

@@ -1,0 +1,265 @@
+//! Arguments of the container commands.
+
+use std::path::PathBuf;
+
+use super::shared::{ForceArg, FormatArg};
+
+/// Options of `create` and `run` that define the container.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ContainerCreateArgs {
+    /// Print help (`-h` is `--hostname`, as in Docker)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set environment variables
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, value_name = "COMMAND")]
+    pub entrypoint: Option<String>,
+    /// Bind mount a volume (`/host:/ctr[:ro]`, `name:/ctr`, or `/ctr` for an anonymous one)
+    #[arg(short, long, value_name = "VOLUME")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount (`type=bind|volume|tmpfs,source=…,target=…[,readonly]`)
+    #[arg(long, value_name = "MOUNT")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory (`/path[:options]`)
+    #[arg(long, value_name = "PATH")]
+    pub tmpfs: Vec<String>,
+    /// Container host name
+    #[arg(long, short = 'h')]
+    pub hostname: Option<String>,
+    /// Set metadata on a container
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Signal to stop the container
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u32>,
+    /// Restart policy to apply when a container exits (no, on-failure[:N], always, unless-stopped)
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
+    /// Connect a container to a network (none, host)
+    #[arg(long, alias = "net", default_value = "none")]
+    pub network: String,
+    /// Publish a container's port(s) to the host
+    #[arg(short, long, value_name = "[IP:]HOST:CONTAINER[/PROTO]")]
+    pub publish: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Add Linux capabilities
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Security options (no-new-privileges, seccomp=unconfined)
+    #[arg(long, value_name = "OPTION")]
+    pub security_opt: Vec<String>,
+    /// The image
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The command and its arguments
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+/// `container run` / `run`
+#[derive(Debug, clap::Args)]
+pub struct ContainerRunArgs {
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    pub detach: bool,
+    #[command(flatten)]
+    pub create: ContainerCreateArgs,
+}
+
+/// `container start` / `start`
+#[derive(Debug, clap::Args)]
+pub struct ContainerStartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Containers to start
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `container stop` / `stop` and `restart`
+#[derive(Debug, clap::Args)]
+pub struct ContainerStopArgs {
+    /// Signal to send to the container
+    #[arg(short, long)]
+    pub signal: Option<String>,
+    /// Seconds to wait before killing the container
+    #[arg(short, long, value_name = "SECONDS")]
+    pub time: Option<u32>,
+    /// Containers
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `container kill` / `kill`
+#[derive(Debug, clap::Args)]
+pub struct ContainerKillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    /// Containers
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `container rm` / `rm`
+#[derive(Debug, clap::Args)]
+pub struct ContainerRmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Containers
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `container ls` / `ps`
+#[derive(Debug, clap::Args)]
+pub struct ContainerLsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Show the latest created container (includes all states)
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long, value_name = "N")]
+    pub last: Option<usize>,
+    /// Display total file sizes
+    #[arg(short, long)]
+    pub size: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Filter output (status=, name=, label=, ancestor=, id=, exited=)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+/// `container logs` / `logs`
+#[derive(Debug, clap::Args)]
+pub struct ContainerLogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs (or `all`)
+    #[arg(short = 'n', long, value_name = "N")]
+    pub tail: Option<String>,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Show logs since a timestamp or relative time (e.g. 42m)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp or relative time
+    #[arg(long)]
+    pub until: Option<String>,
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+/// `container wait` / `wait`
+#[derive(Debug, clap::Args)]
+pub struct ContainerWaitArgs {
+    /// Containers
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `container inspect`
+#[derive(Debug, clap::Args)]
+pub struct ContainerInspectArgs {
+    /// Format the output using the given Go template, or `json`
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Display total file sizes
+    #[arg(short, long)]
+    pub size: bool,
+    /// Containers
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `container prune`
+#[derive(Debug, clap::Args)]
+pub struct ContainerPruneArgs {
+    #[command(flatten)]
+    pub force: ForceArg,
+    /// Provide filter values (until=, label=)
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+/// `container rename` / `rename`
+#[derive(Debug, clap::Args)]
+pub struct ContainerRenameArgs {
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// Its new name
+    #[arg(value_name = "NEW_NAME")]
+    pub new_name: String,
+}
+
+/// Hidden `__monitor ID`
+#[derive(Debug, clap::Args)]
+pub struct MonitorArgs {
+    /// The container
+    pub id: String,
+    /// File descriptor to report readiness on
+    #[arg(long)]
+    pub ready_fd: Option<i32>,
+}

@@ -1,0 +1,453 @@
+//! `container create` / `create`, and the record-building that `run` shares: the image's
+//! defaults overridden by the flags, with Docker's precedence.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, bail};
+use chrono::Utc;
+use fs_err as fs;
+
+use super::super::{ExitStatus, Session};
+use crate::cli::ContainerCreateArgs;
+use crate::image::{self, ops};
+use crate::oci::Digest;
+use crate::runtime;
+use crate::storage::containers::{
+    ContainerConfig, ContainerRecord, HostConfig, MountSpec, RestartPolicy, State,
+};
+use crate::storage::{Store, WriteLock};
+use crate::util::{self, names};
+
+pub(crate) fn run(args: ContainerCreateArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+    let store = session.store()?;
+    let record = create(&store, &args)?;
+    session.cx.printer.line(&record.id);
+    Ok(ExitStatus::SUCCESS)
+}
+
+/// Builds and stores the record of a new container; returns it.
+pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Result<ContainerRecord> {
+    let resolved = image::resolve(store, &args.image).map_err(|error| match error {
+        image::ImageError::NotFound(_) => anyhow::anyhow!(
+            "Unable to find image '{}' locally: pulling from registries is not available yet; load or import it first",
+            args.image
+        ),
+        other => other.into(),
+    })?;
+    let details = ops::details(store, resolved.image)?;
+    let image_config = details.config.config.clone().unwrap_or_default();
+    let id = util::ids::random_hex(32);
+
+    // Entrypoint and command: `--entrypoint` resets the image's CMD (Docker's rule).
+    let (entrypoint, cmd) = match &args.entrypoint {
+        Some(entrypoint) => {
+            let entrypoint = if entrypoint.is_empty() {
+                Vec::new()
+            } else {
+                vec![entrypoint.clone()]
+            };
+            (entrypoint, args.command.clone())
+        }
+        None => {
+            let cmd = if args.command.is_empty() {
+                image_config.cmd.clone().unwrap_or_default()
+            } else {
+                args.command.clone()
+            };
+            (image_config.entrypoint.clone().unwrap_or_default(), cmd)
+        }
+    };
+    let mut full = entrypoint.clone();
+    full.extend(cmd.iter().cloned());
+    if full.is_empty() {
+        bail!("no command specified");
+    }
+
+    let env = environment(
+        image_config.env.clone().unwrap_or_default(),
+        &args.env_file,
+        &args.env,
+    )?;
+    let mut labels: BTreeMap<String, String> = image_config.labels.clone().unwrap_or_default();
+    for label in &args.label {
+        let (key, value) = label.split_once('=').unwrap_or((label, ""));
+        labels.insert(key.to_owned(), value.to_owned());
+    }
+    if let Some(signal) = &args.stop_signal {
+        runtime::parse_signal(signal)?;
+    }
+    let network_mode = match args.network.as_str() {
+        "none" | "host" => args.network.clone(),
+        other => bail!(
+            "network mode `{other}` is not available yet: use --network none or --network host (rootless networking with pasta is the next milestone)"
+        ),
+    };
+    if let Some(port) = args.publish.first() {
+        bail!(
+            "cannot publish `{port}`: publishing ports needs the rootless network (pasta), which is not available yet"
+        );
+    }
+    if args.tty {
+        bail!("-t (a pseudo-TTY) is not available yet: run without -t");
+    }
+    if args.init {
+        bail!("--init is not available yet");
+    }
+    let mut mounts = parse_mounts(args)?;
+    for volume in image_config.volumes.iter().flat_map(|v| v.keys()) {
+        if !mounts.iter().any(|m| m.destination == *volume) {
+            mounts.push(MountSpec {
+                kind: "volume".to_owned(),
+                source: util::ids::random_hex(32),
+                destination: volume.clone(),
+                read_only: false,
+                options: Vec::new(),
+                anonymous: true,
+            });
+        }
+    }
+    let restart = parse_restart(&args.restart)?;
+    if restart.name != "no" && args.rm {
+        bail!("conflicting options: cannot specify both --restart and --rm");
+    }
+    let mut exposed_ports: Vec<String> = image_config
+        .exposed_ports
+        .iter()
+        .flat_map(|p| p.keys().cloned())
+        .collect();
+    exposed_ports.sort();
+
+    let lock = store.lock()?;
+    let name = choose_name(store, &lock, args.name.as_deref())?;
+    let record = ContainerRecord {
+        id: id.clone(),
+        name,
+        image: args.image.clone(),
+        image_id: details.summary.id.clone(),
+        layers: chain_ids(&details.config.rootfs.diff_ids),
+        created: Utc::now(),
+        config: ContainerConfig {
+            args: full,
+            entrypoint,
+            cmd,
+            env,
+            working_dir: args
+                .workdir
+                .clone()
+                .or(image_config.working_dir.clone())
+                .unwrap_or_default(),
+            user: args
+                .user
+                .clone()
+                .or(image_config.user.clone())
+                .unwrap_or_default(),
+            hostname: args.hostname.clone().unwrap_or_else(|| id[..12].to_owned()),
+            labels,
+            stop_signal: args
+                .stop_signal
+                .clone()
+                .or(image_config.stop_signal.clone())
+                .unwrap_or_else(|| "SIGTERM".to_owned()),
+            stop_timeout: args.stop_timeout,
+            tty: args.tty,
+            open_stdin: args.interactive,
+            exposed_ports,
+        },
+        host_config: HostConfig {
+            mounts,
+            auto_remove: args.rm,
+            restart,
+            network_mode,
+            read_only: args.read_only,
+            privileged: args.privileged,
+            cap_add: args.cap_add.clone(),
+            cap_drop: args.cap_drop.clone(),
+            security_opt: args.security_opt.clone(),
+            init: args.init,
+        },
+        state: State::default(),
+    };
+    crate::runtime::security::capability_set(&args.cap_add, &args.cap_drop, args.privileged)?;
+    store.create_container(&lock, &record)?;
+    Ok(record)
+}
+
+fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
+    let mut parent: Option<Digest> = None;
+    diff_ids
+        .iter()
+        .map(|diff_id| {
+            let chain = Digest::chain(parent.as_ref(), diff_id);
+            parent = Some(chain.clone());
+            chain
+        })
+        .collect()
+}
+
+/// A given name must be valid and free; otherwise Docker's generated `adjective_surname`.
+fn choose_name(store: &Store, _lock: &WriteLock, wanted: Option<&str>) -> anyhow::Result<String> {
+    let records = store.list_containers()?;
+    match wanted {
+        Some(name) => {
+            names::validate_name(name)?;
+            let name = name.strip_prefix('/').unwrap_or(name);
+            if let Some(other) = records.iter().find(|r| r.name == name) {
+                bail!(
+                    "the container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    other.id
+                );
+            }
+            Ok(name.to_owned())
+        }
+        None => Ok(names::unique_name(&|candidate| {
+            records.iter().any(|r| r.name == candidate)
+        })),
+    }
+}
+
+/// Image env, then `--env-file`s, then `-e`; `-e KEY` takes the value from our environment.
+fn environment(
+    mut env: Vec<String>,
+    files: &[std::path::PathBuf],
+    flags: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let mut set = |entry: String| {
+        let key = entry
+            .split_once('=')
+            .map_or(entry.as_str(), |(k, _)| k)
+            .to_owned();
+        env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+        env.push(entry);
+    };
+    for file in files {
+        let text = fs::read_to_string(file).context("cannot read the env file")?;
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (key, _) = line.split_once('=').unwrap_or((line, ""));
+            if key.is_empty() || key.contains(char::is_whitespace) {
+                bail!(
+                    "{}:{}: invalid environment variable `{line}`",
+                    file.display(),
+                    number + 1
+                );
+            }
+            match line.split_once('=') {
+                Some(_) => set(line.to_owned()),
+                None => {
+                    if let Ok(value) = std::env::var(line) {
+                        set(format!("{line}={value}"));
+                    }
+                }
+            }
+        }
+    }
+    for flag in flags {
+        match flag.split_once('=') {
+            Some(("", _)) => bail!("invalid environment variable `{flag}`: the name is empty"),
+            Some(_) => set(flag.clone()),
+            None => {
+                if let Ok(value) = std::env::var(flag) {
+                    set(format!("{flag}={value}"));
+                }
+            }
+        }
+    }
+    Ok(env)
+}
+
+fn parse_restart(text: &str) -> anyhow::Result<RestartPolicy> {
+    let (name, count) = match text.split_once(':') {
+        Some((name, count)) => (name, Some(count)),
+        None => (text, None),
+    };
+    let maximum_retry_count = match (name, count) {
+        ("on-failure", Some(count)) => count.parse().with_context(|| {
+            format!("invalid restart policy `{text}`: the count must be a number")
+        })?,
+        (_, Some(_)) => bail!("invalid restart policy `{text}`: only on-failure takes a count"),
+        _ => 0,
+    };
+    match name {
+        "no" | "always" | "on-failure" | "unless-stopped" => Ok(RestartPolicy {
+            name: name.to_owned(),
+            maximum_retry_count,
+        }),
+        _ => bail!(
+            "invalid restart policy `{text}`: use no, on-failure[:N], always or unless-stopped"
+        ),
+    }
+}
+
+/// `-v`, `--mount` and `--tmpfs`, as Docker parses them. Host paths are checked (`--mount`)
+/// or created (`-v`) here, on the host side.
+fn parse_mounts(args: &ContainerCreateArgs) -> anyhow::Result<Vec<MountSpec>> {
+    let mut mounts = Vec::new();
+    for volume in &args.volume {
+        mounts.push(parse_volume(volume)?);
+    }
+    for mount in &args.mount {
+        mounts.push(parse_mount(mount)?);
+    }
+    for tmpfs in &args.tmpfs {
+        let (destination, options) = tmpfs.split_once(':').unwrap_or((tmpfs, ""));
+        if !destination.starts_with('/') {
+            bail!("invalid --tmpfs `{tmpfs}`: the path must be absolute");
+        }
+        mounts.push(MountSpec {
+            kind: "tmpfs".to_owned(),
+            source: String::new(),
+            destination: destination.to_owned(),
+            read_only: false,
+            options: options
+                .split(',')
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            anonymous: false,
+        });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for mount in &mounts {
+        if !seen.insert(mount.destination.clone()) {
+            bail!("Duplicate mount point: {}", mount.destination);
+        }
+    }
+    Ok(mounts)
+}
+
+fn parse_volume(text: &str) -> anyhow::Result<MountSpec> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let invalid = || anyhow::anyhow!("invalid volume specification: '{text}'");
+    let (source, destination, options) = match parts.as_slice() {
+        [destination] => ("", *destination, ""),
+        [source, destination] => (*source, *destination, ""),
+        [source, destination, options] => (*source, *destination, *options),
+        _ => return Err(invalid()),
+    };
+    if !destination.starts_with('/') {
+        return Err(invalid());
+    }
+    let mut read_only = false;
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        match option {
+            "ro" => read_only = true,
+            "rw" | "z" | "Z" | "private" | "rprivate" | "shared" | "rshared" | "slave"
+            | "rslave" | "nocopy" => {}
+            _ => return Err(invalid()),
+        }
+    }
+    if source.is_empty() {
+        return Ok(MountSpec {
+            kind: "volume".to_owned(),
+            source: util::ids::random_hex(32),
+            destination: destination.to_owned(),
+            read_only,
+            options: Vec::new(),
+            anonymous: true,
+        });
+    }
+    if source.starts_with('/') || source.starts_with('.') {
+        let path = std::path::absolute(source)
+            .with_context(|| format!("invalid volume source `{source}`"))?;
+        // Docker's -v creates a missing host directory.
+        if !path.exists() {
+            fs::create_dir_all(&path)
+                .with_context(|| format!("cannot create the bind source `{}`", path.display()))?;
+        }
+        return Ok(MountSpec {
+            kind: "bind".to_owned(),
+            source: path.display().to_string(),
+            destination: destination.to_owned(),
+            read_only,
+            options: Vec::new(),
+            anonymous: false,
+        });
+    }
+    validate_volume_name(source)?;
+    Ok(MountSpec {
+        kind: "volume".to_owned(),
+        source: source.to_owned(),
+        destination: destination.to_owned(),
+        read_only,
+        options: Vec::new(),
+        anonymous: false,
+    })
+}
+
+fn parse_mount(text: &str) -> anyhow::Result<MountSpec> {
+    let mut kind = "volume".to_owned();
+    let mut source = String::new();
+    let mut destination = String::new();
+    let mut read_only = false;
+    let mut options = Vec::new();
+    for field in text.split(',') {
+        let (key, value) = field.split_once('=').unwrap_or((field, ""));
+        match key {
+            "type" => kind = value.to_owned(),
+            "source" | "src" => source = value.to_owned(),
+            "target" | "destination" | "dst" => destination = value.to_owned(),
+            "readonly" | "ro" => read_only = value.is_empty() || value == "true" || value == "1",
+            "tmpfs-size" => options.push(format!("size={value}")),
+            "tmpfs-mode" => options.push(format!("mode={value}")),
+            "bind-propagation" | "volume-nocopy" | "consistency" => {}
+            _ => bail!("invalid field '{key}' in --mount `{text}`"),
+        }
+    }
+    if destination.is_empty() || !destination.starts_with('/') {
+        bail!("invalid --mount `{text}`: target must be an absolute path");
+    }
+    match kind.as_str() {
+        "bind" => {
+            let path = std::path::absolute(&source)?;
+            if source.is_empty() || !path.exists() {
+                bail!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    path.display()
+                );
+            }
+            source = path.display().to_string();
+        }
+        "volume" => {
+            if source.is_empty() {
+                return Ok(MountSpec {
+                    kind,
+                    source: util::ids::random_hex(32),
+                    destination,
+                    read_only,
+                    options,
+                    anonymous: true,
+                });
+            }
+            validate_volume_name(&source)?;
+        }
+        "tmpfs" => {
+            if !source.is_empty() {
+                bail!("invalid --mount `{text}`: tmpfs takes no source");
+            }
+        }
+        other => bail!("invalid --mount `{text}`: unknown type `{other}` (bind, volume or tmpfs)"),
+    }
+    Ok(MountSpec {
+        kind,
+        source,
+        destination,
+        read_only,
+        options,
+        anonymous: false,
+    })
+}
+
+fn validate_volume_name(name: &str) -> anyhow::Result<()> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) && name.len() > 1 {
+        Ok(())
+    } else {
+        bail!(
+            "invalid volume name `{name}`: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed; host paths must be absolute"
+        )
+    }
+}

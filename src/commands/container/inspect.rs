@@ -1,0 +1,136 @@
+//! `container inspect`: Docker's JSON shape for containers.
+
+use serde_json::{Value, json};
+
+use super::resolve;
+use crate::storage::Store;
+use crate::storage::containers::{ContainerRecord, Status};
+
+/// Docker-shaped JSON for one container.
+pub(crate) fn inspect(store: &Store, record: &ContainerRecord) -> Value {
+    let state = &record.state;
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(
+            || "0001-01-01T00:00:00Z".to_owned(),
+            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        )
+    };
+    let running = matches!(
+        state.status,
+        Status::Running | Status::Paused | Status::Restarting
+    );
+    let mounts: Vec<Value> = record
+        .host_config
+        .mounts
+        .iter()
+        .map(|m| {
+            let source = match m.kind.as_str() {
+                "volume" => store.paths().volumes().join(&m.source).join("_data").display().to_string(),
+                _ => m.source.clone(),
+            };
+            json!({
+                "Type": m.kind,
+                "Name": if m.kind == "volume" { Value::String(m.source.clone()) } else { Value::Null },
+                "Source": source,
+                "Destination": m.destination,
+                "Mode": if m.read_only { "ro" } else { "" },
+                "RW": !m.read_only,
+                "Propagation": if m.kind == "bind" { "rprivate" } else { "" },
+            })
+        })
+        .collect();
+    let binds: Vec<String> = record
+        .host_config
+        .mounts
+        .iter()
+        .filter(|m| m.kind != "tmpfs" && !m.anonymous)
+        .map(|m| {
+            format!(
+                "{}:{}{}",
+                m.source,
+                m.destination,
+                if m.read_only { ":ro" } else { "" }
+            )
+        })
+        .collect();
+    let exposed: serde_json::Map<String, Value> = record
+        .config
+        .exposed_ports
+        .iter()
+        .map(|p| (p.clone(), json!({})))
+        .collect();
+    json!({
+        "Id": record.id,
+        "Created": record.created.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        "Path": record.config.args.first().cloned().unwrap_or_default(),
+        "Args": record.config.args.get(1..).unwrap_or_default(),
+        "State": {
+            "Status": state.status.as_str(),
+            "Running": running && state.status != Status::Paused,
+            "Paused": state.status == Status::Paused,
+            "Restarting": state.status == Status::Restarting,
+            "OOMKilled": state.oom_killed,
+            "Dead": false,
+            "Pid": if running { state.pid.unwrap_or(0) } else { 0 },
+            "ExitCode": state.exit_code.unwrap_or(0),
+            "Error": state.error.clone().unwrap_or_default(),
+            "StartedAt": time(state.started_at),
+            "FinishedAt": time(state.finished_at),
+        },
+        "Image": record.image_id.to_string(),
+        "ResolvConfPath": store.container_dir(&record.id).join("resolv.conf").display().to_string(),
+        "HostnamePath": store.container_dir(&record.id).join("hostname").display().to_string(),
+        "HostsPath": store.container_dir(&record.id).join("hosts").display().to_string(),
+        "LogPath": store.container_dir(&record.id).join("log.json").display().to_string(),
+        "Name": format!("/{}", record.name),
+        "RestartCount": state.restart_count,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "HostConfig": {
+            "Binds": binds,
+            "NetworkMode": record.host_config.network_mode,
+            "RestartPolicy": { "Name": record.host_config.restart.name, "MaximumRetryCount": record.host_config.restart.maximum_retry_count },
+            "AutoRemove": record.host_config.auto_remove,
+            "CapAdd": record.host_config.cap_add,
+            "CapDrop": record.host_config.cap_drop,
+            "Privileged": record.host_config.privileged,
+            "ReadonlyRootfs": record.host_config.read_only,
+            "SecurityOpt": record.host_config.security_opt,
+            "Init": record.host_config.init,
+        },
+        "Mounts": mounts,
+        "Config": {
+            "Hostname": record.config.hostname,
+            "Domainname": "",
+            "User": record.config.user,
+            "AttachStdin": false,
+            "AttachStdout": !record.config.open_stdin,
+            "AttachStderr": !record.config.open_stdin,
+            "ExposedPorts": if exposed.is_empty() { Value::Null } else { Value::Object(exposed) },
+            "Tty": record.config.tty,
+            "OpenStdin": record.config.open_stdin,
+            "StdinOnce": false,
+            "Env": record.config.env,
+            "Cmd": record.config.cmd,
+            "Image": record.image,
+            "Volumes": Value::Null,
+            "WorkingDir": record.config.working_dir,
+            "Entrypoint": if record.config.entrypoint.is_empty() { Value::Null } else { json!(record.config.entrypoint) },
+            "Labels": record.config.labels,
+            "StopSignal": record.config.stop_signal,
+            "StopTimeout": record.config.stop_timeout,
+        },
+        "NetworkSettings": {
+            "Ports": {},
+            "IPAddress": "",
+            "Networks": { record.host_config.network_mode.clone(): {} },
+        },
+    })
+}
+
+/// Resolves and inspects, for the `inspect` commands.
+pub(crate) fn find(store: &Store, text: &str) -> Option<Value> {
+    resolve(store, text)
+        .ok()
+        .map(|record| inspect(store, &record))
+}

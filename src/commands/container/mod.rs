@@ -1,0 +1,109 @@
+//! The container commands, and what they share: finding a container by ID, prefix or name,
+//! and the runtime settings of this user.
+
+pub(super) mod create;
+pub(super) mod inspect;
+pub(super) mod kill;
+pub(super) mod logs;
+pub(super) mod prune;
+pub(super) mod ps;
+pub(super) mod rename;
+pub(super) mod rm;
+pub(super) mod run;
+pub(super) mod start;
+pub(super) mod stop;
+pub(super) mod wait;
+
+use anyhow::bail;
+
+use super::Session;
+use crate::runtime::{self, Runtime};
+use crate::storage::Store;
+use crate::storage::containers::ContainerRecord;
+
+/// `No such container: x`, Docker's words.
+#[derive(Debug, thiserror::Error)]
+#[error("No such container: {0}")]
+pub(crate) struct NoSuchContainer(pub(crate) String);
+
+/// Finds a container by full ID, unique ID prefix or name (with or without Docker's `/`),
+/// with its state reconciled with the processes that really run.
+pub(crate) fn resolve(store: &Store, text: &str) -> anyhow::Result<ContainerRecord> {
+    let records = store.list_containers()?;
+    let name = text.strip_prefix('/').unwrap_or(text);
+    let found = records
+        .iter()
+        .find(|r| r.id == text)
+        .or_else(|| records.iter().find(|r| r.name == name))
+        .cloned()
+        .or_else(|| {
+            let mut matches = records
+                .iter()
+                .filter(|r| !text.is_empty() && r.id.starts_with(text));
+            let first = matches.next()?;
+            matches.next().is_none().then(|| first.clone())
+        });
+    match found {
+        Some(record) => Ok(runtime::reconcile(store, record)),
+        None => bail!(NoSuchContainer(text.to_owned())),
+    }
+}
+
+/// The store, only if it exists (read-only commands on a fresh machine).
+pub(crate) fn existing_store(session: &Session<'_>) -> Option<Store> {
+    Store::open_existing(&session.cx.root)
+}
+
+/// This user's runtime settings.
+pub(crate) fn runtime(session: &Session<'_>, store: Store) -> Runtime {
+    Runtime {
+        store,
+        state_root: session.cx.runtime_root.join("libcontainer"),
+        single_id: crate::userns::is_single_id(),
+    }
+}
+
+/// Docker's container status text: `Up 2 hours`, `Exited (0) 3 minutes ago`, `Created`.
+pub(crate) fn status_text(record: &ContainerRecord, now: chrono::DateTime<chrono::Utc>) -> String {
+    use crate::storage::containers::Status;
+    use crate::util::human;
+    match record.state.status {
+        Status::Running => {
+            let since = record.state.started_at.map_or_else(
+                || "Less than a second".to_owned(),
+                |t| human::duration((now - t).to_std().unwrap_or_default()),
+            );
+            format!("Up {since}")
+        }
+        Status::Paused => "Up (Paused)".to_owned(),
+        Status::Restarting => {
+            let ago = record
+                .state
+                .finished_at
+                .map_or_else(String::new, |t| human::ago(t, now));
+            format!("Restarting ({}) {ago}", record.state.exit_code.unwrap_or(0))
+        }
+        Status::Exited => {
+            let ago = record
+                .state
+                .finished_at
+                .map_or_else(String::new, |t| human::ago(t, now));
+            format!("Exited ({}) {ago}", record.state.exit_code.unwrap_or(0))
+        }
+        Status::Created => "Created".to_owned(),
+        Status::Removing => "Removal In Progress".to_owned(),
+    }
+}
+
+/// The command as `ps` shows it: quoted, truncated to 20 characters with `…` unless asked not to.
+pub(crate) fn command_text(record: &ContainerRecord, no_trunc: bool) -> String {
+    let text = record.config.args.join(" ");
+    let text = if no_trunc || text.chars().count() <= 20 {
+        text
+    } else {
+        let mut cut: String = text.chars().take(19).collect();
+        cut.push('…');
+        cut
+    };
+    format!("\"{text}\"")
+}

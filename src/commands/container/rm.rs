@@ -1,0 +1,91 @@
+//! `container rm` / `rm [-f] [-v]`. Running containers are refused unless `-f`, which kills
+//! them first (from outside the user namespace, which owns them); the files go in a child
+//! that enters the namespace (the upper layer belongs to subordinate IDs).
+
+use std::time::Duration;
+
+use anyhow::bail;
+use nix::sys::signal::Signal;
+
+use super::super::{ExitStatus, Session};
+use super::{existing_store, resolve};
+use crate::cli::ContainerRmArgs;
+use crate::runtime;
+use crate::storage::Store;
+use crate::storage::containers::ContainerRecord;
+
+pub(crate) fn run(args: ContainerRmArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+    let printer = &session.cx.printer;
+    let Some(store) = existing_store(session) else {
+        for text in &args.containers {
+            printer.error(&super::NoSuchContainer(text.clone()).to_string());
+        }
+        return Ok(ExitStatus::FAILURE);
+    };
+    let mut status = ExitStatus::SUCCESS;
+    let mut doomed: Vec<(String, ContainerRecord)> = Vec::new();
+    for text in &args.containers {
+        match prepare(&store, text, args.force) {
+            Ok(record) => doomed.push((text.clone(), record)),
+            Err(error) => {
+                printer.error(&format!("{error:#}"));
+                status = ExitStatus::FAILURE;
+            }
+        }
+    }
+    if doomed.is_empty() {
+        return Ok(status);
+    }
+    let records: Vec<ContainerRecord> = doomed.iter().map(|(_, r)| r.clone()).collect();
+    let code =
+        crate::userns::run_in_namespace(|| match remove_records(&store, &records, args.volumes) {
+            Ok(()) => 0,
+            Err(error) => {
+                printer.error(&format!("{error:#}"));
+                1
+            }
+        })?;
+    if code != 0 {
+        return Ok(ExitStatus::FAILURE);
+    }
+    for (text, _) in &doomed {
+        printer.line(text);
+    }
+    Ok(status)
+}
+
+/// Checks that the container may go, killing it with `-f`.
+fn prepare(store: &Store, text: &str, force: bool) -> anyhow::Result<ContainerRecord> {
+    let record = resolve(store, text)?;
+    if runtime::is_running(&record) {
+        if !force {
+            bail!(
+                "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                record.name
+            );
+        }
+        store.update_container(&record.id, |r| r.state.stop_requested = true)?;
+        runtime::kill(&record, Signal::SIGKILL)?;
+        runtime::wait_for_exit(&record, Duration::from_secs(10));
+        runtime::wait_for_record(store, &record.id, Duration::from_secs(5));
+    }
+    Ok(record)
+}
+
+/// Removes the containers' directories (and with `volumes`, their anonymous volumes).
+pub(super) fn remove_records(
+    store: &Store,
+    records: &[ContainerRecord],
+    volumes: bool,
+) -> anyhow::Result<()> {
+    let lock = store.lock()?;
+    for record in records {
+        store.remove_container_dir(&lock, &record.id)?;
+        if volumes {
+            for mount in record.host_config.mounts.iter().filter(|m| m.anonymous) {
+                crate::util::fs::remove_all(&store.paths().volumes().join(&mount.source))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! `container run` / `run`: create, then start attached (streaming output, forwarding
+//! signals, exiting with the container's code) or detached (printing the ID).
+
+use super::super::{ExitStatus, Session};
+use super::{create, runtime};
+use crate::cli::ContainerRunArgs;
+use crate::runtime::monitor::{self, Mode};
+
+pub(crate) fn run(args: ContainerRunArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+    let store = session.store()?;
+    let record = match create::create(&store, &args.create) {
+        Ok(record) => record,
+        Err(error) => return Ok(fail(session, &error, 125)),
+    };
+    let runtime = runtime(session, store);
+    let outcome = if args.detach {
+        monitor::spawn_monitor(&runtime, &record.id).map(|()| None)
+    } else {
+        monitor::supervise(
+            &runtime,
+            &record.id,
+            Mode::Attached {
+                stdin: args.create.interactive,
+            },
+        )
+        .map(Some)
+    };
+    match outcome {
+        Ok(None) => {
+            session.cx.printer.line(&record.id);
+            Ok(ExitStatus::SUCCESS)
+        }
+        Ok(Some(code)) => Ok(ExitStatus(u8::try_from(code & 0xff).unwrap_or(125))),
+        Err(error) => {
+            // Nothing half-created stays behind a failed run.
+            if let Ok(lock) = runtime.store.lock() {
+                let _ = runtime.store.remove_container_dir(&lock, &record.id);
+            }
+            let code = error.exit_code();
+            Ok(fail(session, &anyhow::Error::from(error), code))
+        }
+    }
+}
+
+/// Prints a run failure as Docker does and returns its exit code.
+pub(super) fn fail(session: &Session<'_>, error: &anyhow::Error, code: u8) -> ExitStatus {
+    session.cx.printer.error(&format!("{error:#}"));
+    ExitStatus(code)
+}

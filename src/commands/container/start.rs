@@ -1,0 +1,51 @@
+//! `container start` / `start`: detached unless `-a`.
+
+use super::super::{ExitStatus, Session};
+use super::{resolve, runtime};
+use crate::cli::ContainerStartArgs;
+use crate::runtime::monitor::{self, Mode};
+use crate::runtime::{self as rt};
+
+pub(crate) fn run(args: ContainerStartArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+    let store = session.store()?;
+    let runtime = runtime(session, store);
+    if args.attach || args.interactive {
+        if args.containers.len() > 1 {
+            anyhow::bail!("you cannot start and attach multiple containers at once");
+        }
+        let record = resolve(&runtime.store, &args.containers[0])?;
+        if rt::is_running(&record) {
+            anyhow::bail!("container {} is already running", args.containers[0]);
+        }
+        return match monitor::supervise(
+            &runtime,
+            &record.id,
+            Mode::Attached {
+                stdin: args.interactive,
+            },
+        ) {
+            Ok(code) => Ok(ExitStatus(u8::try_from(code & 0xff).unwrap_or(125))),
+            Err(error) => {
+                let code = error.exit_code();
+                Ok(super::run::fail(session, &anyhow::Error::from(error), code))
+            }
+        };
+    }
+    let mut status = ExitStatus::SUCCESS;
+    for text in &args.containers {
+        let started = resolve(&runtime.store, text).and_then(|record| {
+            if !rt::is_running(&record) {
+                monitor::spawn_monitor(&runtime, &record.id)?;
+            }
+            Ok(())
+        });
+        match started {
+            Ok(()) => session.cx.printer.line(text),
+            Err(error) => {
+                session.cx.printer.error(&format!("{error:#}"));
+                status = ExitStatus::FAILURE;
+            }
+        }
+    }
+    Ok(status)
+}

@@ -1,0 +1,235 @@
+//! Containers as processes: prepare the root filesystem and spec, start them through
+//! libcontainer, supervise them (foreground, or in a detached monitor), stop, kill and remove
+//! them. Knows layers, records and specs; never image names or registries.
+//!
+//! Uses: `storage`, `userns`, `oci`, `util`.
+
+pub mod etc;
+pub mod launch;
+pub mod logs;
+pub mod monitor;
+pub mod rootfs;
+pub mod security;
+pub mod spec;
+pub mod user;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::storage::Store;
+use crate::storage::containers::{ContainerRecord, Status};
+use crate::util;
+
+/// Errors of the runtime, with Docker's exit code conventions attached by the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The command does not exist in the container (exit 127).
+    #[error("exec: \"{0}\": executable file not found in $PATH")]
+    NotFound(String),
+    /// The command cannot be executed (exit 126).
+    #[error("exec: \"{0}\": permission denied")]
+    CannotInvoke(String),
+    /// A bad option or state.
+    #[error("{0}")]
+    Invalid(String),
+    /// `-u` could not be resolved.
+    #[error("{0}")]
+    User(String),
+    /// The root filesystem could not be mounted.
+    #[error("cannot mount the container's root filesystem: {0}")]
+    Rootfs(String),
+    /// libcontainer refused.
+    #[error("OCI runtime error: {0}")]
+    Libcontainer(String),
+    /// A system call failed.
+    #[error("{0}: {1}")]
+    Sys(&'static str, nix::errno::Errno),
+    /// I/O on a path.
+    #[error("{action} `{}`", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A detached container could not start (the monitor's words and exit code).
+    #[error("{message}")]
+    StartFailed {
+        /// Docker's exit code for the failure.
+        code: u8,
+        /// What the monitor said.
+        message: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+}
+
+impl RuntimeError {
+    pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn libcontainer(error: libcontainer::error::LibcontainerError) -> Self {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Self::Libcontainer(text)
+    }
+
+    /// Docker's exit code for a container that could not start because of this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RuntimeError::NotFound(_) => 127,
+            RuntimeError::CannotInvoke(_) => 126,
+            RuntimeError::StartFailed { code, .. } => *code,
+            _ => 125,
+        }
+    }
+}
+
+/// Where and how containers run for this user.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// The store.
+    pub store: Store,
+    /// libcontainer's state directory (under the runtime dir).
+    pub state_root: PathBuf,
+    /// The user namespace maps only our own ID.
+    pub single_id: bool,
+}
+
+/// Whether the container's process is still the one the record names.
+pub fn is_running(record: &ContainerRecord) -> bool {
+    matches!(
+        record.state.status,
+        Status::Running | Status::Paused | Status::Restarting
+    ) && record
+        .state
+        .pid
+        .is_some_and(|pid| util::process::is_same_process(pid, record.state.pid_start))
+}
+
+/// Whether the record's monitor is still alive.
+pub fn monitor_alive(record: &ContainerRecord) -> bool {
+    record
+        .state
+        .monitor_pid
+        .is_some_and(|pid| util::process::is_same_process(pid, record.state.monitor_start))
+}
+
+/// The record as it really is: a container whose process is gone (its monitor was killed,
+/// or the machine rebooted) is exited, whatever the record last said.
+pub fn reconcile(store: &Store, mut record: ContainerRecord) -> ContainerRecord {
+    let claims_running = matches!(
+        record.state.status,
+        Status::Running | Status::Paused | Status::Restarting
+    );
+    if claims_running && !is_running(&record) && !monitor_alive(&record) {
+        record.state.status = Status::Exited;
+        record.state.pid = None;
+        if record.state.exit_code.is_none() {
+            // Nobody saw it end: Docker reports such containers as killed.
+            record.state.exit_code = Some(137);
+        }
+        if record.state.finished_at.is_none() {
+            record.state.finished_at = Some(chrono::Utc::now());
+        }
+        let _ = store.save_container(&record);
+    }
+    record
+}
+
+/// Sends `signal` to the container's init, never to a recycled pid. Returns whether it was
+/// running.
+pub fn kill(record: &ContainerRecord, signal: Signal) -> Result<bool, RuntimeError> {
+    if !is_running(record) {
+        return Ok(false);
+    }
+    let Some(pid) = record.state.pid else {
+        return Ok(false);
+    };
+    match nix::sys::signal::kill(Pid::from_raw(pid), signal) {
+        Ok(()) => Ok(true),
+        Err(nix::errno::Errno::ESRCH) => Ok(false),
+        Err(errno) => Err(RuntimeError::Sys("kill", errno)),
+    }
+}
+
+/// `stop`: marks the stop (so no restart policy applies), sends the stop signal, waits up to
+/// `timeout`, then SIGKILL; finally waits for the monitor to record the exit.
+pub fn stop(
+    store: &Store,
+    id: &str,
+    signal: Signal,
+    timeout: Duration,
+) -> Result<(), RuntimeError> {
+    let record = store.update_container(id, |r| r.state.stop_requested = true)?;
+    if kill(&record, signal)? && !wait_for_exit(&record, timeout) {
+        kill(&record, Signal::SIGKILL)?;
+        wait_for_exit(&record, Duration::from_secs(10));
+    }
+    wait_for_record(store, id, Duration::from_secs(5));
+    Ok(())
+}
+
+/// Waits until the container's process is gone; returns whether it went in time.
+pub fn wait_for_exit(record: &ContainerRecord, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    while is_running(record) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+    true
+}
+
+/// Waits until the monitor has recorded the end (or is gone itself).
+pub fn wait_for_record(store: &Store, id: &str, timeout: Duration) -> Option<ContainerRecord> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let record = store.load_container(id).ok()?;
+        let settled = !matches!(
+            record.state.status,
+            Status::Running | Status::Paused | Status::Restarting
+        );
+        if settled || !monitor_alive(&record) || Instant::now() >= deadline {
+            return Some(reconcile(store, record));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Parses a signal name or number as Docker accepts it (`TERM`, `SIGTERM`, `15`).
+pub fn parse_signal(text: &str) -> Result<Signal, RuntimeError> {
+    let invalid = || RuntimeError::Invalid(format!("invalid signal: {text}"));
+    if let Ok(number) = text.parse::<i32>() {
+        return Signal::try_from(number).map_err(|_| invalid());
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<Signal>().map_err(|_| invalid())
+}

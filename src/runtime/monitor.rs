@@ -1,0 +1,620 @@
+//! Supervising one container: set up its root filesystem, network namespace and spec, start
+//! it, relay its output (to the terminal and/or its log), forward signals, reap it, record its
+//! exit, apply the restart policy, and clean up. A foreground `run` does this in-process; a
+//! detached container gets `berth __monitor <id>`, a small process of its own (our conmon).
+
+#![allow(
+    unsafe_code,
+    reason = "restoring SIGPIPE's default around libcontainer's fork"
+)]
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use fs_err as fs;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use rustix::event::{PollFd, PollFlags, poll};
+
+use super::logs::{LogWriter, Stream};
+use super::spec::{ResolvedMount, SpecInputs};
+use super::{Runtime, RuntimeError, etc, launch, rootfs, spec, user};
+use crate::storage::containers::{ContainerRecord, Status};
+use crate::util;
+
+/// How the container's streams are handled.
+pub enum Mode {
+    /// Foreground: output to our stdout/stderr (and the log); with `stdin`, our stdin goes to
+    /// the container; signals we get are forwarded.
+    Attached {
+        /// Forward our stdin (`-i`).
+        stdin: bool,
+    },
+    /// The monitor of a detached container: output only to the log. `ready` gets `ok` once
+    /// the container runs, or the error.
+    Detached {
+        /// Where to report readiness.
+        ready: Option<OwnedFd>,
+    },
+}
+
+/// Signals a foreground `run` forwards to the container (Docker's `--sig-proxy`).
+const FORWARDED: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+/// Runs the container `id` to its end (through restarts); returns its last exit code.
+pub fn supervise(runtime: &Runtime, id: &str, mut mode: Mode) -> Result<i32, RuntimeError> {
+    let record = runtime.store.load_container(id)?;
+    let paths = rootfs::paths(&runtime.store, &record);
+    let outcome = launch::prepare_namespaces()
+        .and_then(|()| rootfs::mount_rootfs(&paths).map(|_| ()))
+        .and_then(|()| supervise_mounted(runtime, &record, &paths.merged, &mut mode));
+    rootfs::unmount_rootfs(&paths);
+    launch::delete_stale(id, &runtime.state_root);
+    if let Err(error) = &outcome {
+        if let Mode::Detached { ready } = &mut mode {
+            report(ready, &format!("error: {} {error}", error.exit_code()));
+        }
+        let _ = runtime.store.update_container(id, |r| {
+            r.state.error = Some(error.to_string());
+            if r.state.status != Status::Created {
+                r.state.status = Status::Exited;
+            }
+        });
+    }
+    let auto_remove = record.host_config.auto_remove;
+    if auto_remove && (outcome.is_ok() || matches!(mode, Mode::Detached { .. })) {
+        if let Ok(lock) = runtime.store.lock() {
+            let _ = runtime.store.remove_container_dir(&lock, id);
+        }
+    }
+    outcome
+}
+
+fn supervise_mounted(
+    runtime: &Runtime,
+    record: &ContainerRecord,
+    merged: &Path,
+    mode: &mut Mode,
+) -> Result<i32, RuntimeError> {
+    let dir = runtime.store.container_dir(&record.id);
+    let host_network = record.host_config.network_mode == "host";
+    let netns = if host_network {
+        None
+    } else {
+        Some(launch::new_network_namespace()?)
+    };
+    let netns_path = netns.as_ref().map(|(_, path)| path.clone());
+    let etc_files = etc::write_files(&dir, &record.config.hostname, host_network)?;
+    let user = user::resolve(merged, &record.config.user)?;
+    let mounts = resolve_mounts(runtime, record, merged)?;
+    check_command(merged, record)?;
+    let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap_or((1024, 1024));
+    let spec = spec::build(&SpecInputs {
+        record,
+        rootfs: merged,
+        user: &user,
+        etc_files: &etc_files,
+        mounts: &mounts,
+        netns: netns_path.as_deref(),
+        single_id: runtime.single_id,
+        nofile: (nofile.1, nofile.1),
+    })?;
+    let config = dir.join("config.json");
+    spec.save(&config)
+        .map_err(|e| RuntimeError::Invalid(format!("cannot write `{}`: {e}", config.display())))?;
+    let mut log =
+        LogWriter::open(&dir.join("log.json")).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    let signals = Signals::install(matches!(mode, Mode::Attached { .. }))?;
+    loop {
+        let code = run_once(runtime, record, &dir, mode, &signals, &mut log)?;
+        let latest = runtime.store.update_container(&record.id, |r| {
+            r.state.status = Status::Exited;
+            r.state.exit_code = Some(code);
+            r.state.finished_at = Some(Utc::now());
+            r.state.pid = None;
+            r.state.pid_start = None;
+        })?;
+        if !should_restart(&latest, code) {
+            return Ok(code);
+        }
+        // Docker's back-off: 100 ms, doubling, reset after 10 s of running.
+        let ran = latest
+            .state
+            .started_at
+            .map_or(0, |s| (Utc::now() - s).num_seconds());
+        let delay = if ran > 10 {
+            100
+        } else {
+            100u64 << latest.state.restart_count.min(10)
+        };
+        runtime.store.update_container(&record.id, |r| {
+            r.state.status = Status::Restarting;
+            r.state.restart_count += 1;
+        })?;
+        std::thread::sleep(Duration::from_millis(delay.min(60_000)));
+        if runtime
+            .store
+            .load_container(&record.id)
+            .is_ok_and(|r| r.state.stop_requested)
+        {
+            return Ok(code);
+        }
+    }
+}
+
+fn should_restart(record: &ContainerRecord, code: i32) -> bool {
+    if record.state.stop_requested {
+        return false;
+    }
+    let policy = &record.host_config.restart;
+    match policy.name.as_str() {
+        "always" | "unless-stopped" => true,
+        "on-failure" => {
+            code != 0
+                && (policy.maximum_retry_count == 0
+                    || record.state.restart_count < policy.maximum_retry_count)
+        }
+        _ => false,
+    }
+}
+
+/// Starts the process once and relays until it ends; returns its exit code.
+fn run_once(
+    runtime: &Runtime,
+    record: &ContainerRecord,
+    dir: &Path,
+    mode: &mut Mode,
+    signals: &Signals,
+    log: &mut LogWriter,
+) -> Result<i32, RuntimeError> {
+    let pipe = || {
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| RuntimeError::Sys("pipe", nix::errno::Errno::from_raw(e.raw_os_error())))
+    };
+    let (out_read, out_write) = pipe()?;
+    let (err_read, err_write) = pipe()?;
+    let forward_stdin = matches!(mode, Mode::Attached { stdin: true });
+    let (stdin_for_container, mut stdin_writer): (OwnedFd, Option<OwnedFd>) = if forward_stdin {
+        let (read, write) = pipe()?;
+        (read, Some(write))
+    } else {
+        let null = fs::File::open("/dev/null")
+            .map_err(|e| RuntimeError::io("failed to open", Path::new("/dev/null"), e))?;
+        (OwnedFd::from(std::fs::File::from(null)), None)
+    };
+    let stdio = launch::Stdio {
+        stdin: stdin_for_container,
+        stdout: out_write,
+        stderr: err_write,
+    };
+    let mut container = with_default_sigpipe(|| {
+        launch::create_and_start(&record.id, dir, &runtime.state_root, stdio)
+    })?;
+    let pid = container
+        .pid()
+        .ok_or_else(|| RuntimeError::Libcontainer("the container has no pid".to_owned()))?;
+    let started = runtime.store.update_container(&record.id, |r| {
+        r.state.status = Status::Running;
+        r.state.pid = Some(pid.as_raw());
+        r.state.pid_start = util::process::start_time(pid.as_raw());
+        r.state.started_at = Some(Utc::now());
+        r.state.finished_at = None;
+        r.state.exit_code = None;
+        r.state.error = None;
+    });
+    if let Mode::Detached { ready } = mode {
+        report(ready, "ok");
+    }
+    started?;
+    let attached = matches!(mode, Mode::Attached { .. });
+    let mut outputs: Vec<(OwnedFd, Stream)> =
+        vec![(out_read, Stream::Stdout), (err_read, Stream::Stderr)];
+    let mut exit: Option<i32> = None;
+    let mut drain_deadline: Option<Instant> = None;
+    let mut stdin_open = forward_stdin;
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        if exit.is_none() {
+            exit = reap(pid);
+            if exit.is_some() {
+                drain_deadline = Some(Instant::now() + Duration::from_secs(2));
+            }
+        }
+        if exit.is_some()
+            && (outputs.is_empty() || drain_deadline.is_some_and(|d| Instant::now() >= d))
+        {
+            break;
+        }
+        let stdin_fd = std::io::stdin();
+        let wake_index = outputs.len();
+        let stdin_index = wake_index + 1;
+        let mut fds: Vec<PollFd<'_>> = outputs
+            .iter()
+            .map(|(fd, _)| PollFd::new(fd, PollFlags::IN))
+            .collect();
+        fds.push(PollFd::new(&signals.wake_read, PollFlags::IN));
+        if stdin_open {
+            fds.push(PollFd::new(&stdin_fd, PollFlags::IN));
+        }
+        let timeout = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 200_000_000,
+        };
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(errno) => {
+                return Err(RuntimeError::Sys(
+                    "poll",
+                    nix::errno::Errno::from_raw(errno.raw_os_error()),
+                ));
+            }
+        }
+        let ready: Vec<bool> = fds.iter().map(|fd| !fd.revents().is_empty()).collect();
+        drop(fds);
+        let mut closed = Vec::new();
+        for (index, (fd, stream)) in outputs.iter().enumerate() {
+            if !ready[index] {
+                continue;
+            }
+            match rustix::io::read(fd, &mut buffer) {
+                Ok(0) | Err(_) => closed.push(index),
+                Ok(n) => {
+                    let chunk = &buffer[..n];
+                    if attached {
+                        let _ = match stream {
+                            Stream::Stdout => std::io::stdout()
+                                .write_all(chunk)
+                                .and_then(|()| std::io::stdout().flush()),
+                            Stream::Stderr => std::io::stderr().write_all(chunk),
+                        };
+                    }
+                    if let Err(error) = log.write_chunk(*stream, chunk) {
+                        tracing::warn!(%error, "cannot write the container log");
+                    }
+                }
+            }
+        }
+        for index in closed.into_iter().rev() {
+            outputs.remove(index);
+        }
+        if ready[wake_index] {
+            signals.drain();
+        }
+        for signal in signals.take_forwarded() {
+            let _ = nix::sys::signal::kill(pid, signal);
+        }
+        if stdin_open && ready.get(stdin_index).copied().unwrap_or(false) {
+            let mut input = [0u8; 16 * 1024];
+            match std::io::stdin().read(&mut input) {
+                Ok(0) | Err(_) => {
+                    stdin_open = false;
+                    stdin_writer = None;
+                }
+                Ok(n) => {
+                    if let Some(writer) = &stdin_writer {
+                        if rustix::io::write(writer, &input[..n]).is_err() {
+                            stdin_open = false;
+                            stdin_writer = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let _ = log.flush_partial();
+    drop(stdin_writer);
+    launch::delete(&mut container);
+    Ok(exit.unwrap_or(137))
+}
+
+/// Reaps every ended child (the init, libcontainer's intermediate, orphans we adopted as
+/// subreaper); returns the init's exit code once it has ended.
+fn reap(init: Pid) -> Option<i32> {
+    let mut code = None;
+    loop {
+        match waitpid(
+            Pid::from_raw(-1),
+            Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
+        ) {
+            Ok(WaitStatus::Exited(pid, status)) if pid == init => code = Some(status),
+            Ok(WaitStatus::Signaled(pid, signal, _)) if pid == init => {
+                code = Some(128 + signal as i32)
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return code,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn report(ready: &mut Option<OwnedFd>, text: &str) {
+    if let Some(fd) = ready.take() {
+        let _ = rustix::io::write(&fd, format!("{text}\n").as_bytes());
+    }
+}
+
+/// Rust ignores SIGPIPE; an ignored signal stays ignored across exec, so the container would
+/// inherit it (`yes | head` would never end). Restore the default around the fork.
+fn with_default_sigpipe<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: setting a signal's disposition to SIG_DFL or SIG_IGN installs no handler code.
+    let previous =
+        unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
+    let result = f();
+    if let Ok(previous) = previous {
+        // SAFETY: as above; `previous` was the disposition before (SIG_IGN or SIG_DFL).
+        let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, previous) };
+    }
+    result
+}
+
+/// Signal flags plus a self-pipe that wakes the poll loop.
+struct Signals {
+    wake_read: OwnedFd,
+    _wake_write: OwnedFd,
+    forwarded: Vec<(Signal, Arc<AtomicBool>)>,
+}
+
+impl Signals {
+    fn install(forward: bool) -> Result<Self, RuntimeError> {
+        let (wake_read, wake_write) = rustix::pipe::pipe_with(
+            rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+        )
+        .map_err(|e| RuntimeError::Sys("pipe", nix::errno::Errno::from_raw(e.raw_os_error())))?;
+        let register = |signal: Signal| -> Result<(), RuntimeError> {
+            let fd = wake_write
+                .try_clone()
+                .map_err(|e| RuntimeError::io("failed to clone", Path::new("pipe"), e))?;
+            signal_hook::low_level::pipe::register(signal as i32, fd)
+                .map(|_| ())
+                .map_err(|e| {
+                    RuntimeError::io("failed to register a signal handler", Path::new("-"), e)
+                })
+        };
+        register(Signal::SIGCHLD)?;
+        let mut forwarded = Vec::new();
+        if forward {
+            for signal in FORWARDED {
+                let flag = Arc::new(AtomicBool::new(false));
+                signal_hook::flag::register(signal as i32, Arc::clone(&flag)).map_err(|e| {
+                    RuntimeError::io("failed to register a signal handler", Path::new("-"), e)
+                })?;
+                register(signal)?;
+                forwarded.push((signal, flag));
+            }
+        }
+        Ok(Self {
+            wake_read,
+            _wake_write: wake_write,
+            forwarded,
+        })
+    }
+
+    fn drain(&self) {
+        let mut buffer = [0u8; 64];
+        while matches!(rustix::io::read(&self.wake_read, &mut buffer), Ok(n) if n > 0) {}
+    }
+
+    fn take_forwarded(&self) -> Vec<Signal> {
+        self.forwarded
+            .iter()
+            .filter(|(_, flag)| flag.swap(false, Ordering::SeqCst))
+            .map(|(signal, _)| *signal)
+            .collect()
+    }
+}
+
+/// Host paths for the container's mounts. Named and anonymous volumes live in the store; a
+/// volume mounted for the first time gets the image's content at its mount point.
+fn resolve_mounts(
+    runtime: &Runtime,
+    record: &ContainerRecord,
+    merged: &Path,
+) -> Result<Vec<ResolvedMount>, RuntimeError> {
+    let mut out = Vec::new();
+    for mount in &record.host_config.mounts {
+        let source = match mount.kind.as_str() {
+            "volume" => {
+                let volume = runtime.store.paths().volumes().join(&mount.source);
+                let data = volume.join("_data");
+                fs::create_dir_all(&data)
+                    .map_err(|e| RuntimeError::io("failed to create", &data, e))?;
+                let marker = volume.join(".populated");
+                if !marker.exists() {
+                    let inside = merged.join(mount.destination.trim_start_matches('/'));
+                    if inside.is_dir() && is_empty_dir(&data) {
+                        util::fs::copy_tree(&inside, &data)
+                            .map_err(|e| RuntimeError::io("failed to fill volume", &data, e))?;
+                    }
+                    let _ = fs::write(&marker, b"");
+                }
+                data
+            }
+            "bind" => std::path::PathBuf::from(&mount.source),
+            _ => std::path::PathBuf::new(),
+        };
+        out.push(ResolvedMount {
+            kind: if mount.kind == "tmpfs" {
+                "tmpfs".to_owned()
+            } else {
+                "bind".to_owned()
+            },
+            source,
+            destination: mount.destination.clone(),
+            read_only: mount.read_only,
+            options: mount.options.clone(),
+        });
+    }
+    Ok(out)
+}
+
+fn is_empty_dir(path: &Path) -> bool {
+    fs::read_dir(path)
+        .map(|mut entries| entries.next().is_none())
+        .unwrap_or(false)
+}
+
+/// Docker's 127 and 126: the command must exist in the container and be executable. Looked
+/// up in the root filesystem without leaving it (symlinks resolve inside it).
+fn check_command(merged: &Path, record: &ContainerRecord) -> Result<(), RuntimeError> {
+    let Some(command) = record.config.args.first() else {
+        return Err(RuntimeError::Invalid("no command specified".to_owned()));
+    };
+    let root = fs::File::open(merged).map_err(|e| RuntimeError::io("failed to open", merged, e))?;
+    let candidates: Vec<String> = if command.contains('/') {
+        if command.starts_with('/') {
+            vec![command.clone()]
+        } else {
+            vec![format!(
+                "{}/{command}",
+                record.config.working_dir.trim_end_matches('/')
+            )]
+        }
+    } else {
+        let path = record
+            .config
+            .env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        path.split(':')
+            .filter(|d| !d.is_empty())
+            .map(|dir| format!("{}/{command}", dir.trim_end_matches('/')))
+            .collect()
+    };
+    let mut found_unusable = false;
+    for candidate in &candidates {
+        let opened = rustix::fs::openat2(
+            root.as_fd(),
+            candidate.as_str(),
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+            rustix::fs::ResolveFlags::IN_ROOT | rustix::fs::ResolveFlags::NO_MAGICLINKS,
+        );
+        let Ok(fd) = opened else { continue };
+        let Ok(stat) = rustix::fs::fstat(&fd) else {
+            continue;
+        };
+        let is_file =
+            rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::RegularFile;
+        if is_file && stat.st_mode & 0o111 != 0 {
+            return Ok(());
+        }
+        found_unusable = true;
+    }
+    if found_unusable {
+        Err(RuntimeError::CannotInvoke(command.clone()))
+    } else {
+        Err(RuntimeError::NotFound(command.clone()))
+    }
+}
+
+/// The body of `berth __monitor <id> --ready-fd N`: supervise a detached container.
+pub fn monitor_main(
+    runtime: &Runtime,
+    id: &str,
+    ready_fd: Option<i32>,
+) -> Result<i32, RuntimeError> {
+    // SAFETY: the fd number was inherited from `spawn_monitor`, which kept it open for us and
+    // nothing else in this process owns it.
+    let ready = ready_fd.map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+    // Orphans of the container (double-forked daemons) are reaped by us, not by init.
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    let monitor_pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
+    runtime.store.update_container(id, |r| {
+        r.state.monitor_pid = Some(monitor_pid);
+        r.state.monitor_start = util::process::start_time(monitor_pid);
+        r.state.stop_requested = false;
+    })?;
+    supervise(runtime, id, Mode::Detached { ready })
+}
+
+/// Starts `berth __monitor <id>` (the current executable) in a session of its own, and waits
+/// until it reports that the container runs. The monitor outlives us: no daemon, no systemd.
+pub fn spawn_monitor(runtime: &Runtime, id: &str) -> Result<(), RuntimeError> {
+    use std::os::unix::process::CommandExt;
+    let (ready_read, ready_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| RuntimeError::Sys("pipe", nix::errno::Errno::from_raw(e.raw_os_error())))?;
+    let dir = runtime.store.container_dir(id);
+    let log_path = dir.join("monitor.log");
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| RuntimeError::io("failed to open", &log_path, e))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| RuntimeError::io("failed to open", &log_path, e))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| RuntimeError::io("failed to find", Path::new("/proc/self/exe"), e))?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&ready_write);
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg("--root")
+        .arg(runtime.store.paths().root())
+        .arg("--runroot")
+        .arg(runtime.state_root.parent().unwrap_or(&runtime.state_root))
+        .args(["__monitor", id, "--ready-fd", &fd.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::from(log))
+        .stderr(std::fs::File::from(log_err));
+    // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe
+    // system calls (setsid, fcntl).
+    unsafe {
+        command.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            // Keep the readiness pipe open across exec.
+            let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)
+                .map_err(std::io::Error::from)?;
+            let flags =
+                nix::fcntl::FdFlag::from_bits_truncate(flags) - nix::fcntl::FdFlag::FD_CLOEXEC;
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(flags))
+                .map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(|e| {
+        RuntimeError::io(
+            "failed to start the monitor",
+            Path::new("berth __monitor"),
+            e,
+        )
+    })?;
+    drop(ready_write);
+    let mut answer = String::new();
+    let _ = std::fs::File::from(ready_read).read_to_string(&mut answer);
+    // The monitor keeps running; reap it only if it already ended (so no zombie stays while we live).
+    let _ = child.try_wait();
+    let answer = answer.trim();
+    if answer == "ok" {
+        return Ok(());
+    }
+    match answer
+        .strip_prefix("error: ")
+        .and_then(|rest| rest.split_once(' '))
+    {
+        Some((code, message)) => Err(RuntimeError::StartFailed {
+            code: code.parse().unwrap_or(125),
+            message: message.to_owned(),
+        }),
+        None => Err(RuntimeError::StartFailed {
+            code: 125,
+            message: format!(
+                "the monitor ended without starting the container; see `{}`",
+                log_path.display()
+            ),
+        }),
+    }
+}

@@ -1,0 +1,305 @@
+//! Container records: `containers/<id>/record.json`, one per container, replaced atomically.
+//! The record is the source of truth for `ps`, `inspect` and every command that finds a
+//! running container (pid and its start time, so a recycled pid is never signalled).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use fs_err as fs;
+use serde::{Deserialize, Serialize};
+
+use super::{Result, StorageError, Store, WriteLock, io_error};
+use crate::oci::Digest;
+use crate::util;
+
+/// A container's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Made, never started (or being started).
+    Created,
+    /// Its process runs.
+    Running,
+    /// Paused (frozen).
+    Paused,
+    /// Being restarted by its monitor.
+    Restarting,
+    /// Its process ended.
+    Exited,
+    /// Being removed.
+    Removing,
+}
+
+impl Status {
+    /// Docker's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Exited => "exited",
+            Status::Removing => "removing",
+        }
+    }
+}
+
+/// A mount inside a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountSpec {
+    /// `bind`, `volume` or `tmpfs`.
+    pub kind: String,
+    /// Host path (bind), volume name (volume), empty for tmpfs.
+    pub source: String,
+    /// Path in the container.
+    pub destination: String,
+    /// Read-only.
+    pub read_only: bool,
+    /// Extra options (tmpfs size, mode).
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// For volumes: created for this container only (anonymous), removed by `rm -v`.
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+/// `--restart`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RestartPolicy {
+    /// `no`, `on-failure`, `always` or `unless-stopped`.
+    pub name: String,
+    /// For `on-failure:N`.
+    pub maximum_retry_count: u32,
+}
+
+/// What the container runs, resolved from the image config and the `run` flags.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    /// The full command line (entrypoint + cmd).
+    pub args: Vec<String>,
+    /// The image's or `--entrypoint`'s part of `args`.
+    pub entrypoint: Vec<String>,
+    /// The cmd part.
+    pub cmd: Vec<String>,
+    /// `KEY=value`.
+    pub env: Vec<String>,
+    /// Working directory.
+    pub working_dir: String,
+    /// `-u` as given (`name`, `uid`, `uid:gid`), empty for the image's.
+    pub user: String,
+    /// Hostname.
+    pub hostname: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Signal that `stop` sends.
+    pub stop_signal: String,
+    /// Seconds `stop` waits before SIGKILL.
+    pub stop_timeout: Option<u32>,
+    /// `-t`.
+    pub tty: bool,
+    /// `-i`.
+    pub open_stdin: bool,
+    /// Ports the image exposes.
+    #[serde(default)]
+    pub exposed_ports: Vec<String>,
+}
+
+/// How the container is run on the host.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HostConfig {
+    /// Mounts.
+    pub mounts: Vec<MountSpec>,
+    /// `--rm`.
+    pub auto_remove: bool,
+    /// `--restart`.
+    pub restart: RestartPolicy,
+    /// `none`, `host` (and later the rootless networks).
+    pub network_mode: String,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--security-opt`.
+    pub security_opt: Vec<String>,
+    /// `--init`.
+    pub init: bool,
+}
+
+/// The mutable part of a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Lifecycle state.
+    pub status: Status,
+    /// Host pid of the container's init, while it runs.
+    pub pid: Option<i32>,
+    /// Start time of that pid (field 22 of /proc/PID/stat), to recognise it.
+    pub pid_start: Option<u64>,
+    /// Host pid of the monitor of a detached container.
+    pub monitor_pid: Option<i32>,
+    /// Start time of the monitor pid.
+    pub monitor_start: Option<u64>,
+    /// When the process last started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it last ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Its exit code.
+    pub exit_code: Option<i32>,
+    /// Why it could not start.
+    pub error: Option<String>,
+    /// Restarts done by the monitor.
+    pub restart_count: u32,
+    /// `stop`/`kill` asked for it to end: the restart policy does not apply.
+    pub stop_requested: bool,
+    /// The container was killed by a signal it got from `kill` or OOM (kept for inspect).
+    pub oom_killed: bool,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            status: Status::Created,
+            pid: None,
+            pid_start: None,
+            monitor_pid: None,
+            monitor_start: None,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            error: None,
+            restart_count: 0,
+            stop_requested: false,
+            oom_killed: false,
+        }
+    }
+}
+
+/// Everything berth knows of one container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    /// 64 hex digits.
+    pub id: String,
+    /// Unique name, without Docker's leading `/`.
+    pub name: String,
+    /// The image as the user named it.
+    pub image: String,
+    /// The image ID.
+    pub image_id: Digest,
+    /// Layer chain IDs, bottom first: the overlay's lower directories.
+    pub layers: Vec<Digest>,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+    /// What runs.
+    pub config: ContainerConfig,
+    /// How it runs.
+    pub host_config: HostConfig,
+    /// Its state.
+    pub state: State,
+}
+
+impl Store {
+    /// The directory of a container.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.paths.containers().join(id)
+    }
+
+    fn record_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("record.json")
+    }
+
+    /// Every container record (unreadable ones are skipped with a debug log).
+    pub fn list_containers(&self) -> Result<Vec<ContainerRecord>> {
+        let dir = self.paths.containers();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => {
+                return Err(StorageError::Io {
+                    action: "failed to read",
+                    path: dir,
+                    source: error,
+                });
+            }
+        };
+        let mut records = Vec::new();
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            match self.load_container(&id) {
+                Ok(record) => records.push(record),
+                Err(error) => {
+                    tracing::debug!(container = %id, %error, "skipping unreadable container record")
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// Reads one record.
+    pub fn load_container(&self, id: &str) -> Result<ContainerRecord> {
+        let path = self.record_path(id);
+        let text = fs::read(&path).map_err(io_error("failed to read", &path))?;
+        serde_json::from_slice(&text).map_err(|source| StorageError::Corrupt { path, source })
+    }
+
+    /// Writes a new record (its directory is created). Under the write lock, so that names
+    /// stay unique.
+    pub fn create_container(&self, _lock: &WriteLock, record: &ContainerRecord) -> Result<()> {
+        let dir = self.container_dir(&record.id);
+        fs::create_dir_all(&dir).map_err(io_error("failed to create", &dir))?;
+        self.save_container(record)
+    }
+
+    /// Replaces a record atomically. Monitors update state without the store lock: each
+    /// container's record has a single writer at a time (its monitor, or the command that
+    /// holds the store lock while the container is not running).
+    pub fn save_container(&self, record: &ContainerRecord) -> Result<()> {
+        let path = self.record_path(&record.id);
+        let text = serde_json::to_vec_pretty(record).unwrap_or_default();
+        util::fs::atomic_write(&path, &text).map_err(io_error("failed to write", &path))
+    }
+
+    /// Reads, changes and saves a record.
+    pub fn update_container(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut ContainerRecord),
+    ) -> Result<ContainerRecord> {
+        let mut record = self.load_container(id)?;
+        change(&mut record);
+        self.save_container(&record)?;
+        Ok(record)
+    }
+
+    /// Removes a container's directory (upper layer, logs, record). Call inside berth's user
+    /// namespace: the upper layer holds files of subordinate IDs.
+    pub fn remove_container_dir(&self, _lock: &WriteLock, id: &str) -> Result<()> {
+        let dir = self.container_dir(id);
+        // Hide the record first, so a kill in the middle leaves no half container.
+        let trash = self
+            .paths
+            .tmp()
+            .join(format!("container-{}", util::ids::random_hex(8)));
+        match fs::rename(&dir, &trash) {
+            Ok(()) => util::fs::remove_all(&trash).map_err(io_error("failed to remove", &trash)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(StorageError::Io {
+                action: "failed to remove",
+                path: dir,
+                source: error,
+            }),
+        }
+    }
+
+    /// The layers that containers stand on (kept by garbage collection).
+    pub fn container_layers(&self) -> Result<Vec<Digest>> {
+        Ok(self
+            .list_containers()?
+            .into_iter()
+            .flat_map(|r| r.layers)
+            .collect())
+    }
+}
