@@ -22,8 +22,17 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("berth={level},{level}"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // libcontainer logs its view of every failure at error level; berth reports the failure
+    // itself, so its logs only show when debugging.
+    let inner = if matches!(level, "debug" | "trace") {
+        level
+    } else {
+        "off"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "{level},libcontainer={inner},libcgroups={inner}"
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

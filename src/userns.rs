@@ -409,6 +409,34 @@ pub fn run_in_namespace(work: impl FnOnce() -> u8) -> Result<u8> {
     }
 }
 
+/// Joins the user namespace of a running process (a container's init), which we own, and
+/// becomes root in it. Call only while single-threaded.
+pub fn join(pid: i32) -> Result<()> {
+    let path = format!("/proc/{pid}/ns/user");
+    let file = fs::File::open(&path).map_err(|source| UsernsError::Map {
+        path: path.clone(),
+        source,
+    })?;
+    let current = fs::metadata("/proc/self/ns/user")
+        .ok()
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    let target = file
+        .metadata()
+        .ok()
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    if current.is_some() && current == target {
+        return Ok(());
+    }
+    nix::sched::setns(file, CloneFlags::CLONE_NEWUSER).map_err(|source| UsernsError::Sys {
+        action: "joining the container's user namespace",
+        source,
+    })?;
+    let _ = nix::unistd::setgroups(&[]);
+    let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
+    let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

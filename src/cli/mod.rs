@@ -7,6 +7,7 @@ mod container;
 mod image;
 mod shared;
 mod system;
+mod volume;
 
 use std::path::PathBuf;
 
@@ -16,6 +17,7 @@ pub use container::*;
 pub use image::*;
 pub use shared::*;
 pub use system::*;
+pub use volume::*;
 
 /// Daemonless, rootless containers that speak Docker's language.
 #[derive(Debug, Parser)]
@@ -67,6 +69,9 @@ pub enum Command {
     /// Manage berth itself: information, disk use, checks
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
 
     /// Create and run a new container from an image
     #[command(disable_help_flag = true)]
@@ -92,6 +97,8 @@ pub enum Command {
     Wait(ContainerWaitArgs),
     /// Rename a container
     Rename(ContainerRenameArgs),
+    /// Execute a command in a running container
+    Exec(ContainerExecArgs),
 
     /// List images (same as `image ls`)
     Images(ImageLsArgs),
@@ -181,6 +188,25 @@ pub enum ContainerCommand {
     Prune(ContainerPruneArgs),
     /// Rename a container
     Rename(ContainerRenameArgs),
+    /// Execute a command in a running container
+    Exec(ContainerExecArgs),
+}
+
+/// `volume …`
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume
+    Create(VolumeCreateArgs),
+    /// List volumes
+    #[command(visible_alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(VolumeInspectArgs),
+    /// Remove one or more volumes
+    #[command(visible_alias = "remove")]
+    Rm(VolumeRmArgs),
+    /// Remove unused volumes (anonymous ones; all with -a)
+    Prune(VolumePruneArgs),
 }
 
 /// `system …`

@@ -8,10 +8,11 @@ mod image;
 mod internal;
 mod system;
 mod version;
+mod volume;
 
 use anyhow::Context as _;
 
-use crate::cli::{Command, ContainerCommand, ImageCommand, SystemCommand};
+use crate::cli::{Command, ContainerCommand, ImageCommand, SystemCommand, VolumeCommand};
 use crate::context::Context;
 use crate::storage::Store;
 use crate::storage::unpack::UnpackOptions;
@@ -84,6 +85,7 @@ fn needs_namespace(command: &Command) -> bool {
                 | ContainerCommand::Prune(_)
         ),
         Command::System(sub) => matches!(sub, SystemCommand::Check(_) | SystemCommand::Reset(_)),
+        Command::Volume(sub) => !matches!(sub, VolumeCommand::Ls(_) | VolumeCommand::Inspect(_)),
         Command::Rmi(_)
         | Command::Tag(_)
         | Command::Load(_)
@@ -107,7 +109,8 @@ fn needs_namespace(command: &Command) -> bool {
         | Command::Ps(_)
         | Command::Logs(_)
         | Command::Wait(_)
-        | Command::Rename(_) => false,
+        | Command::Rename(_)
+        | Command::Exec(_) => false,
     }
 }
 
@@ -169,6 +172,14 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
             ),
             ContainerCommand::Prune(args) => container::prune::run(args, session),
             ContainerCommand::Rename(args) => container::rename::run(args, session),
+            ContainerCommand::Exec(args) => container::exec::run(args, session),
+        },
+        Command::Volume(sub) => match sub {
+            VolumeCommand::Create(args) => volume::create(args, session),
+            VolumeCommand::Ls(args) => volume::ls(args, session),
+            VolumeCommand::Inspect(args) => volume::inspect(args, session),
+            VolumeCommand::Rm(args) => volume::rm(args, session),
+            VolumeCommand::Prune(args) => volume::prune(args, session),
         },
         Command::System(sub) => match sub {
             SystemCommand::Info(args) => system::info::run(args, session),
@@ -202,6 +213,7 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Logs(args) => container::logs::run(args, session),
         Command::Wait(args) => container::wait::run(args, session),
         Command::Rename(args) => container::rename::run(args, session),
+        Command::Exec(args) => container::exec::run(args, session),
         Command::Monitor(args) => internal::monitor::run(args, session),
         Command::Info(args) => system::info::run(args, session),
         Command::Version(args) => version::run(args, session),

@@ -33,7 +33,7 @@ pub enum ImageError {
     MultipleRepositories(String),
     /// The image is used by a container.
     #[error(
-        "conflict: unable to delete {image} (must be forced) - image is being used by stopped container {container}"
+        "conflict: unable to delete {image} (must be forced) - image is being used by container {container}"
     )]
     InUse {
         /// Short image ID.

@@ -5,6 +5,7 @@
 //! Uses: `storage`, `userns`, `oci`, `util`.
 
 pub mod etc;
+pub mod exec;
 pub mod launch;
 pub mod logs;
 pub mod monitor;

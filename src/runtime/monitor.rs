@@ -78,6 +78,10 @@ pub fn supervise(runtime: &Runtime, id: &str, mut mode: Mode) -> Result<i32, Run
     if auto_remove && (outcome.is_ok() || matches!(mode, Mode::Detached { .. })) {
         if let Ok(lock) = runtime.store.lock() {
             let _ = runtime.store.remove_container_dir(&lock, id);
+            // Docker's --rm also removes the container's anonymous volumes.
+            for mount in record.host_config.mounts.iter().filter(|m| m.anonymous) {
+                let _ = runtime.store.remove_volume(&lock, &mount.source);
+            }
         }
     }
     outcome
@@ -100,7 +104,12 @@ fn supervise_mounted(
     let etc_files = etc::write_files(&dir, &record.config.hostname, host_network)?;
     let user = user::resolve(merged, &record.config.user)?;
     let mounts = resolve_mounts(runtime, record, merged)?;
-    check_command(merged, record)?;
+    check_command(
+        merged,
+        &record.config.args,
+        &record.config.working_dir,
+        &record.config.env,
+    )?;
     let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .unwrap_or((1024, 1024));
     let spec = spec::build(&SpecInputs {
@@ -468,8 +477,13 @@ fn is_empty_dir(path: &Path) -> bool {
 
 /// Docker's 127 and 126: the command must exist in the container and be executable. Looked
 /// up in the root filesystem without leaving it (symlinks resolve inside it).
-fn check_command(merged: &Path, record: &ContainerRecord) -> Result<(), RuntimeError> {
-    let Some(command) = record.config.args.first() else {
+pub(super) fn check_command(
+    merged: &Path,
+    args: &[String],
+    working_dir: &str,
+    env: &[String],
+) -> Result<(), RuntimeError> {
+    let Some(command) = args.first() else {
         return Err(RuntimeError::Invalid("no command specified".to_owned()));
     };
     let root = fs::File::open(merged).map_err(|e| RuntimeError::io("failed to open", merged, e))?;
@@ -477,15 +491,10 @@ fn check_command(merged: &Path, record: &ContainerRecord) -> Result<(), RuntimeE
         if command.starts_with('/') {
             vec![command.clone()]
         } else {
-            vec![format!(
-                "{}/{command}",
-                record.config.working_dir.trim_end_matches('/')
-            )]
+            vec![format!("{}/{command}", working_dir.trim_end_matches('/'))]
         }
     } else {
-        let path = record
-            .config
-            .env
+        let path = env
             .iter()
             .find_map(|e| e.strip_prefix("PATH="))
             .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");

@@ -20,6 +20,7 @@ mod layout;
 mod lock;
 pub mod names;
 pub mod unpack;
+pub mod volumes;
 
 use std::path::{Path, PathBuf};
 

@@ -168,6 +168,14 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
         state: State::default(),
     };
     crate::runtime::security::capability_set(&args.cap_add, &args.cap_drop, args.privileged)?;
+    for mount in record
+        .host_config
+        .mounts
+        .iter()
+        .filter(|m| m.kind == "volume")
+    {
+        store.ensure_volume(&lock, &mount.source, &BTreeMap::new(), mount.anonymous)?;
+    }
     store.create_container(&lock, &record)?;
     Ok(record)
 }

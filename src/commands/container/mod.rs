@@ -2,6 +2,7 @@
 //! and the runtime settings of this user.
 
 pub(super) mod create;
+pub(super) mod exec;
 pub(super) mod inspect;
 pub(super) mod kill;
 pub(super) mod logs;

@@ -83,7 +83,7 @@ pub(super) fn remove_records(
         store.remove_container_dir(&lock, &record.id)?;
         if volumes {
             for mount in record.host_config.mounts.iter().filter(|m| m.anonymous) {
-                crate::util::fs::remove_all(&store.paths().volumes().join(&mount.source))?;
+                store.remove_volume(&lock, &mount.source)?;
             }
         }
     }

@@ -27,9 +27,13 @@ pub(crate) fn run(args: ImagePruneArgs, session: &Session<'_>) -> anyhow::Result
     }
     let store = session.store()?;
     let lock = store.lock()?;
-    // No container commands exist yet, so no image is in use by one.
+    let in_use: BTreeSet<_> = store
+        .list_containers()?
+        .into_iter()
+        .map(|c| c.image_id)
+        .collect();
     let selected = |image: &ImageSummary| filters.matches(&store, image);
-    let report = ops::prune(&store, &lock, args.all, &BTreeSet::new(), &selected)?;
+    let report = ops::prune(&store, &lock, args.all, &in_use, &selected)?;
     let mut out = String::new();
     if !report.events.is_empty() {
         out.push_str("Deleted Images:\n");

@@ -8,9 +8,16 @@ pub(crate) fn run(args: ImageRmArgs, session: &Session<'_>) -> anyhow::Result<Ex
     let store = session.store()?;
     let lock = store.lock()?;
     let options = RemoveOptions { force: args.force };
+    let containers = store.list_containers()?;
+    let used_by = |image: &crate::oci::Digest| {
+        containers
+            .iter()
+            .find(|c| c.image_id == *image)
+            .map(|c| c.id[..12].to_owned())
+    };
     let mut status = ExitStatus::SUCCESS;
     for text in &args.images {
-        match ops::remove(&store, &lock, text, &options, &|_| None) {
+        match ops::remove(&store, &lock, text, &options, &used_by) {
             Ok(events) => session
                 .cx
                 .printer
