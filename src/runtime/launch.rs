@@ -124,6 +124,7 @@ pub fn create_and_start(
     bundle: &Path,
     state_root: &Path,
     stdio: Stdio,
+    console_socket: Option<&Path>,
 ) -> Result<Container, RuntimeError> {
     fs_err::create_dir_all(state_root)
         .map_err(|e| RuntimeError::io("failed to create", state_root, e))?;
@@ -133,6 +134,7 @@ pub fn create_and_start(
         .with_stdin(stdio.stdin)
         .with_stdout(stdio.stdout)
         .with_stderr(stdio.stderr)
+        .with_console_socket(console_socket)
         .as_init(bundle)
         .with_systemd(false)
         .with_detach(true)

@@ -4,6 +4,7 @@
 //!
 //! Uses: `storage`, `userns`, `oci`, `util`.
 
+pub mod console;
 pub mod etc;
 pub mod exec;
 pub mod launch;

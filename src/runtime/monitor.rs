@@ -24,7 +24,7 @@ use rustix::event::{PollFd, PollFlags, poll};
 
 use super::logs::{LogWriter, Stream};
 use super::spec::{ResolvedMount, SpecInputs};
-use super::{Runtime, RuntimeError, etc, launch, rootfs, spec, user};
+use super::{Runtime, RuntimeError, console, etc, launch, rootfs, spec, user};
 use crate::storage::containers::{ContainerRecord, Status};
 use crate::util;
 
@@ -210,9 +210,29 @@ fn run_once(
         stdout: out_write,
         stderr: err_write,
     };
+    // -t: the init makes the pty and sends us its master; the socket's path must be short.
+    let console = if record.config.tty {
+        let name = format!("console-{}.sock", &record.id[..12]);
+        Some(console::ConsoleSocket::bind(
+            &runtime.state_root.parent().unwrap_or(dir).join(name),
+        )?)
+    } else {
+        None
+    };
     let mut container = with_default_sigpipe(|| {
-        launch::create_and_start(&record.id, dir, &runtime.state_root, stdio)
+        launch::create_and_start(
+            &record.id,
+            dir,
+            &runtime.state_root,
+            stdio,
+            console.as_ref().map(console::ConsoleSocket::path),
+        )
     })?;
+    let master = match &console {
+        Some(socket) => Some(socket.receive_master(Duration::from_secs(10))?),
+        None => None,
+    };
+    drop(console);
     let pid = container
         .pid()
         .ok_or_else(|| RuntimeError::Libcontainer("the container has no pid".to_owned()))?;
@@ -232,6 +252,25 @@ fn run_once(
     let attached = matches!(mode, Mode::Attached { .. });
     let mut outputs: Vec<(OwnedFd, Stream)> =
         vec![(out_read, Stream::Stdout), (err_read, Stream::Stderr)];
+    let _raw_mode = match &master {
+        Some(master) => {
+            // Keystrokes go to the container's terminal, which echoes them itself.
+            let writer = master
+                .try_clone()
+                .map_err(|e| RuntimeError::io("failed to use", Path::new("the terminal"), e))?;
+            outputs.push((writer, Stream::Stdout));
+            if attached {
+                console::copy_window_size(std::io::stdout().as_fd(), master.as_fd());
+                stdin_writer = Some(master.try_clone().map_err(|e| {
+                    RuntimeError::io("failed to use", Path::new("the terminal"), e)
+                })?);
+                console::RawMode::enable()
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
     let mut exit: Option<i32> = None;
     let mut drain_deadline: Option<Instant> = None;
     let mut stdin_open = forward_stdin;
@@ -302,6 +341,11 @@ fn run_once(
         }
         if ready[wake_index] {
             signals.drain();
+            if signals.take_resize() {
+                if let Some(master) = &master {
+                    console::copy_window_size(std::io::stdout().as_fd(), master.as_fd());
+                }
+            }
         }
         for signal in signals.take_forwarded() {
             let _ = nix::sys::signal::kill(pid, signal);
@@ -374,6 +418,7 @@ struct Signals {
     wake_read: OwnedFd,
     _wake_write: OwnedFd,
     forwarded: Vec<(Signal, Arc<AtomicBool>)>,
+    resized: Arc<AtomicBool>,
 }
 
 impl Signals {
@@ -393,6 +438,7 @@ impl Signals {
                 })
         };
         register(Signal::SIGCHLD)?;
+        let resized = Arc::new(AtomicBool::new(false));
         let mut forwarded = Vec::new();
         if forward {
             for signal in FORWARDED {
@@ -403,17 +449,26 @@ impl Signals {
                 register(signal)?;
                 forwarded.push((signal, flag));
             }
+            signal_hook::flag::register(Signal::SIGWINCH as i32, Arc::clone(&resized)).map_err(
+                |e| RuntimeError::io("failed to register a signal handler", Path::new("-"), e),
+            )?;
+            register(Signal::SIGWINCH)?;
         }
         Ok(Self {
             wake_read,
             _wake_write: wake_write,
             forwarded,
+            resized,
         })
     }
 
     fn drain(&self) {
         let mut buffer = [0u8; 64];
         while matches!(rustix::io::read(&self.wake_read, &mut buffer), Ok(n) if n > 0) {}
+    }
+
+    fn take_resize(&self) -> bool {
+        self.resized.swap(false, Ordering::SeqCst)
     }
 
     fn take_forwarded(&self) -> Vec<Signal> {

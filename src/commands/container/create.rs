@@ -87,9 +87,6 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
             "cannot publish `{port}`: publishing ports needs the rootless network (pasta), which is not available yet"
         );
     }
-    if args.tty {
-        bail!("-t (a pseudo-TTY) is not available yet: run without -t");
-    }
     if args.init {
         bail!("--init is not available yet");
     }
