@@ -110,6 +110,15 @@ fn supervise_mounted(
         &record.config.working_dir,
         &record.config.env,
     )?;
+    let init = if record.host_config.init {
+        Some(util::process::CATATONIT.find().ok_or_else(|| {
+            RuntimeError::Invalid(
+                "--init needs `catatonit`: install the `catatonit` package".to_owned(),
+            )
+        })?)
+    } else {
+        None
+    };
     let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .unwrap_or((1024, 1024));
     let spec = spec::build(&SpecInputs {
@@ -121,6 +130,7 @@ fn supervise_mounted(
         netns: netns_path.as_deref(),
         single_id: runtime.single_id,
         nofile: (nofile.1, nofile.1),
+        init: init.as_deref(),
     })?;
     let config = dir.join("config.json");
     spec.save(&config)

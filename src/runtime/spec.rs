@@ -49,12 +49,24 @@ pub struct SpecInputs<'a> {
     pub single_id: bool,
     /// RLIMIT_NOFILE (soft, hard) the container gets.
     pub nofile: (u64, u64),
+    /// `--init`: the host path of the static init to run as pid 1.
+    pub init: Option<&'a Path>,
 }
+
+/// Where `--init` puts its init in the container (on the /dev tmpfs, so any image works).
+pub const INIT_PATH: &str = "/dev/init";
 
 /// Builds the spec.
 pub fn build(inputs: &SpecInputs<'_>) -> Result<Spec, RuntimeError> {
     let record = inputs.record;
     let host = &record.host_config;
+    let mut args = record.config.args.clone();
+    if inputs.init.is_some() {
+        // catatonit: reaps zombies, forwards signals to the command (as its child).
+        let mut with_init = vec![INIT_PATH.to_owned(), "--".to_owned()];
+        with_init.append(&mut args);
+        args = with_init;
+    }
     let mut env = record.config.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(
@@ -101,6 +113,9 @@ pub fn build(inputs: &SpecInputs<'_>) -> Result<Spec, RuntimeError> {
     for (path, destination) in inputs.etc_files {
         mounts.push(json!({"destination": destination, "type": "bind", "source": path, "options": ["rbind", "rprivate"]}));
     }
+    if let Some(init) = inputs.init {
+        mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": init, "options": ["bind", "ro", "nosuid", "nodev"]}));
+    }
     for mount in inputs.mounts {
         let mut options: Vec<String> = match mount.kind.as_str() {
             "tmpfs" => vec!["nosuid".into(), "nodev".into(), "noexec".into()],
@@ -144,7 +159,7 @@ pub fn build(inputs: &SpecInputs<'_>) -> Result<Spec, RuntimeError> {
         "process": {
             "terminal": record.config.tty,
             "user": {"uid": inputs.user.uid, "gid": inputs.user.gid, "additionalGids": inputs.user.additional_gids},
-            "args": record.config.args,
+            "args": args,
             "env": env,
             "cwd": if record.config.working_dir.is_empty() { "/" } else { record.config.working_dir.as_str() },
             "capabilities": caps_json,

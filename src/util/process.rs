@@ -41,6 +41,11 @@ pub const FUSE_OVERLAYFS: Helper = Helper {
     program: "fuse-overlayfs",
     package: "fuse-overlayfs",
 };
+/// catatonit, the static init that `run --init` puts in a container as pid 1.
+pub const CATATONIT: Helper = Helper {
+    program: "catatonit",
+    package: "catatonit",
+};
 /// git, for git build contexts.
 pub const GIT: Helper = Helper {
     program: "git",

@@ -87,8 +87,10 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
             "cannot publish `{port}`: publishing ports needs the rootless network (pasta), which is not available yet"
         );
     }
-    if args.init {
-        bail!("--init is not available yet");
+    if args.init && crate::util::process::CATATONIT.find().is_none() {
+        bail!(
+            "--init needs `catatonit`, a static init for containers: install the `catatonit` package"
+        );
     }
     let mut mounts = parse_mounts(args)?;
     for volume in image_config.volumes.iter().flat_map(|v| v.keys()) {
