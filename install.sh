@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(uidmap passt slirp4netns fuse-overlayfs fuse3 git)
+# Run time: the rootless helpers. Build time: libseccomp (the seccomp filter compiler) and pkg-config.
+packages=(uidmap passt slirp4netns fuse-overlayfs fuse3 git catatonit libseccomp-dev pkg-config)
 if [ "$(id -u)" = 0 ]; then
   missing=()
   for p in "${packages[@]}"; do
