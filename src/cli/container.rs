@@ -297,3 +297,29 @@ pub struct ContainerExecArgs {
     )]
     pub command: Vec<String>,
 }
+
+/// `container top` / `top`
+#[derive(Debug, clap::Args)]
+pub struct ContainerTopArgs {
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// ps options (ignored: the columns are those of `ps -ef`)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "PS OPTIONS"
+    )]
+    pub ps_options: Vec<String>,
+}
+
+/// `container cp` / `cp`
+#[derive(Debug, clap::Args)]
+pub struct ContainerCpArgs {
+    /// Source: a host path, or CONTAINER:PATH
+    #[arg(value_name = "SRC")]
+    pub source: String,
+    /// Destination: a host path, or CONTAINER:PATH
+    #[arg(value_name = "DEST")]
+    pub destination: String,
+}

@@ -99,6 +99,10 @@ pub enum Command {
     Rename(ContainerRenameArgs),
     /// Execute a command in a running container
     Exec(ContainerExecArgs),
+    /// Display the running processes of a container
+    Top(ContainerTopArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(ContainerCpArgs),
 
     /// List images (same as `image ls`)
     Images(ImageLsArgs),
@@ -190,6 +194,10 @@ pub enum ContainerCommand {
     Rename(ContainerRenameArgs),
     /// Execute a command in a running container
     Exec(ContainerExecArgs),
+    /// Display the running processes of a container
+    Top(ContainerTopArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(ContainerCpArgs),
 }
 
 /// `volume …`

@@ -110,7 +110,9 @@ fn needs_namespace(command: &Command) -> bool {
         | Command::Logs(_)
         | Command::Wait(_)
         | Command::Rename(_)
-        | Command::Exec(_) => false,
+        | Command::Exec(_)
+        | Command::Top(_)
+        | Command::Cp(_) => false,
     }
 }
 
@@ -173,6 +175,8 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
             ContainerCommand::Prune(args) => container::prune::run(args, session),
             ContainerCommand::Rename(args) => container::rename::run(args, session),
             ContainerCommand::Exec(args) => container::exec::run(args, session),
+            ContainerCommand::Top(args) => container::top::run(args, session),
+            ContainerCommand::Cp(args) => container::cp::run(args, session),
         },
         Command::Volume(sub) => match sub {
             VolumeCommand::Create(args) => volume::create(args, session),
@@ -214,6 +218,8 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Wait(args) => container::wait::run(args, session),
         Command::Rename(args) => container::rename::run(args, session),
         Command::Exec(args) => container::exec::run(args, session),
+        Command::Top(args) => container::top::run(args, session),
+        Command::Cp(args) => container::cp::run(args, session),
         Command::Monitor(args) => internal::monitor::run(args, session),
         Command::Info(args) => system::info::run(args, session),
         Command::Version(args) => version::run(args, session),

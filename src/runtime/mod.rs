@@ -5,6 +5,7 @@
 //! Uses: `storage`, `userns`, `oci`, `util`.
 
 pub mod console;
+pub mod copy;
 pub mod etc;
 pub mod exec;
 pub mod launch;

@@ -1,6 +1,7 @@
 //! The container commands, and what they share: finding a container by ID, prefix or name,
 //! and the runtime settings of this user.
 
+pub(super) mod cp;
 pub(super) mod create;
 pub(super) mod exec;
 pub(super) mod inspect;
@@ -13,6 +14,7 @@ pub(super) mod rm;
 pub(super) mod run;
 pub(super) mod start;
 pub(super) mod stop;
+pub(super) mod top;
 pub(super) mod wait;
 
 use anyhow::bail;
