@@ -323,3 +323,30 @@ pub struct ContainerCpArgs {
     #[arg(value_name = "DEST")]
     pub destination: String,
 }
+
+/// `container stats` / `stats`
+#[derive(Debug, clap::Args)]
+pub struct ContainerStatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    #[command(flatten)]
+    pub format: super::shared::FormatArg,
+    /// Containers (default: all running)
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `container pause|unpause` / `pause|unpause`
+#[derive(Debug, clap::Args)]
+pub struct ContainerPauseArgs {
+    /// Containers
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}

@@ -103,6 +103,12 @@ pub enum Command {
     Top(ContainerTopArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(ContainerCpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(ContainerStatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainerPauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainerPauseArgs),
 
     /// List images (same as `image ls`)
     Images(ImageLsArgs),
@@ -198,6 +204,12 @@ pub enum ContainerCommand {
     Top(ContainerTopArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(ContainerCpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(ContainerStatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainerPauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainerPauseArgs),
 }
 
 /// `volume …`

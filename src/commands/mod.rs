@@ -112,7 +112,10 @@ fn needs_namespace(command: &Command) -> bool {
         | Command::Rename(_)
         | Command::Exec(_)
         | Command::Top(_)
-        | Command::Cp(_) => false,
+        | Command::Cp(_)
+        | Command::Stats(_)
+        | Command::Pause(_)
+        | Command::Unpause(_) => false,
     }
 }
 
@@ -177,6 +180,9 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
             ContainerCommand::Exec(args) => container::exec::run(args, session),
             ContainerCommand::Top(args) => container::top::run(args, session),
             ContainerCommand::Cp(args) => container::cp::run(args, session),
+            ContainerCommand::Stats(args) => container::stats::run(args, session),
+            ContainerCommand::Pause(args) => container::pause::run(args, session, "pause"),
+            ContainerCommand::Unpause(args) => container::pause::run(args, session, "unpause"),
         },
         Command::Volume(sub) => match sub {
             VolumeCommand::Create(args) => volume::create(args, session),
@@ -220,6 +226,9 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Exec(args) => container::exec::run(args, session),
         Command::Top(args) => container::top::run(args, session),
         Command::Cp(args) => container::cp::run(args, session),
+        Command::Stats(args) => container::stats::run(args, session),
+        Command::Pause(args) => container::pause::run(args, session, "pause"),
+        Command::Unpause(args) => container::pause::run(args, session, "unpause"),
         Command::Monitor(args) => internal::monitor::run(args, session),
         Command::Info(args) => system::info::run(args, session),
         Command::Version(args) => version::run(args, session),

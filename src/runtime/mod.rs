@@ -222,6 +222,31 @@ pub fn wait_for_record(store: &Store, id: &str, timeout: Duration) -> Option<Con
     }
 }
 
+/// Host pids of every process in a running container (those in its init's pid namespace).
+pub fn container_processes(record: &ContainerRecord) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(init) = record.state.pid.filter(|_| is_running(record)) else {
+        return Vec::new();
+    };
+    let Ok(namespace) = fs_err::metadata(format!("/proc/{init}/ns/pid")).map(|m| m.ino()) else {
+        return Vec::new();
+    };
+    let mut pids: Vec<i32> = fs_err::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+                .filter(|pid: &i32| {
+                    fs_err::metadata(format!("/proc/{pid}/ns/pid"))
+                        .is_ok_and(|m| m.ino() == namespace)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.sort_unstable();
+    pids
+}
+
 /// Parses a signal name or number as Docker accepts it (`TERM`, `SIGTERM`, `15`).
 pub fn parse_signal(text: &str) -> Result<Signal, RuntimeError> {
     let invalid = || RuntimeError::Invalid(format!("invalid signal: {text}"));

@@ -30,6 +30,22 @@ pub fn size(bytes: u64) -> String {
     format!("{}{}", format_g(value, 3), DECIMAL_ABBRS[unit])
 }
 
+/// Binary unit abbreviations, as in go-units' `binaryAbbrs`.
+const BINARY_ABBRS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+
+/// Formats a byte count in binary units the way Docker's `stats` does (`units.BytesSize`:
+/// `%.4g` of the size divided by 1024 while at least 1024): `2048000` → `"1.953MiB"`.
+pub fn binary_size(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < BINARY_ABBRS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{}{}", format_g(value, 4), BINARY_ABBRS[unit])
+}
+
 /// Formats a duration the way Docker does (`units.HumanDuration`).
 ///
 /// `"Less than a second"`, `"1 second"`, `"N seconds"`, `"About a minute"`,

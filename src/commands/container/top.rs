@@ -18,8 +18,6 @@ pub(crate) fn run(args: ContainerTopArgs, session: &Session<'_>) -> anyhow::Resu
     if !runtime::is_running(&record) {
         bail!("container {} is not running", record.id);
     }
-    let init = record.state.pid.unwrap_or(0);
-    let namespace = fs::metadata(format!("/proc/{init}/ns/pid"))?.ino();
     let ticks = u64::try_from(
         nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
             .ok()
@@ -29,15 +27,7 @@ pub(crate) fn run(args: ContainerTopArgs, session: &Session<'_>) -> anyhow::Resu
     .unwrap_or(100);
     let boot = boot_time();
     let mut table = Table::new(&["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]);
-    let mut pids: Vec<i32> = fs::read_dir("/proc")?
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
-        .filter(|pid: &i32| {
-            fs::metadata(format!("/proc/{pid}/ns/pid")).is_ok_and(|m| m.ino() == namespace)
-        })
-        .collect();
-    pids.sort_unstable();
-    for pid in pids {
+    for pid in runtime::container_processes(&record) {
         let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
