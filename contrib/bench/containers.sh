@@ -18,6 +18,14 @@ for tool in hyperfine podman /usr/bin/time busybox jq bc; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
 contrib/ci/rootless-user.sh
+# Podman's crun refuses hybrid cgroup hosts whose v2 hierarchy still has controllers (here
+# hugetlb); bind them to v1 hierarchies as systemd would (what ../shared/lab/setup.sh does).
+if [ "$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ] && [ -r /sys/fs/cgroup/unified/cgroup.controllers ]; then
+  for ctl in $(cat /sys/fs/cgroup/unified/cgroup.controllers); do
+    mkdir -p "/sys/fs/cgroup/$ctl"
+    mountpoint -q "/sys/fs/cgroup/$ctl" || mount -t cgroup -o "$ctl" cgroup "/sys/fs/cgroup/$ctl" || true
+  done
+fi
 
 WORK=$(mktemp -d /var/tmp/berth-bench.XXXXXX)
 mkdir -p "$WORK/bin" "$WORK/run" "$WORK/rootfs/bin"

@@ -85,6 +85,15 @@ pub struct ContainerCreateArgs {
     /// Security options (no-new-privileges, seccomp=unconfined)
     #[arg(long, value_name = "OPTION")]
     pub security_opt: Vec<String>,
+    /// Memory limit (e.g. 512m, 1g), where the cgroup tree allows it
+    #[arg(short, long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Number of CPUs (e.g. 1.5), where the cgroup tree allows it
+    #[arg(long, value_name = "DECIMAL")]
+    pub cpus: Option<f64>,
+    /// Tune container pids limit (-1 for unlimited), where the cgroup tree allows it
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
     /// The image
     #[arg(value_name = "IMAGE")]
     pub image: String,

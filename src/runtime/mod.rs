@@ -247,6 +247,48 @@ pub fn container_processes(record: &ContainerRecord) -> Vec<i32> {
     pids
 }
 
+/// Why resource limits cannot be applied to berth's containers on this host, if they cannot:
+/// they need a cgroup v2 tree that we may write, with the controllers enabled (root, or a
+/// delegated subtree). Without one, containers run unlimited and the caller says so once.
+pub fn limits_unavailable(needs: &crate::storage::containers::Resources) -> Option<String> {
+    use nix::sys::statfs::{CGROUP2_SUPER_MAGIC, statfs};
+    if !statfs("/sys/fs/cgroup").is_ok_and(|fs| fs.filesystem_type() == CGROUP2_SUPER_MAGIC) {
+        return Some("this host's cgroups are v1 (or hybrid), and berth applies limits only through a cgroup v2 tree".to_owned());
+    }
+    let own = fs_err::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let path = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or("/")
+        .trim()
+        .to_owned();
+    let dir = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+    let controllers = fs_err::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let wanted = [
+        (needs.memory.is_some(), "memory"),
+        (needs.nano_cpus.is_some(), "cpu"),
+        (needs.pids_limit.is_some(), "pids"),
+    ];
+    for (needed, controller) in wanted {
+        if needed && !controller_listed(&controllers, controller) {
+            return Some(format!(
+                "the `{controller}` cgroup controller is not delegated to this user"
+            ));
+        }
+    }
+    if nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_err() {
+        return Some(format!(
+            "the cgroup `{}` is not writable (no delegation)",
+            dir.display()
+        ));
+    }
+    None
+}
+
+fn controller_listed(controllers: &str, name: &str) -> bool {
+    controllers.split_whitespace().any(|c| c == name)
+}
+
 /// Parses a signal name or number as Docker accepts it (`TERM`, `SIGTERM`, `15`).
 pub fn parse_signal(text: &str) -> Result<Signal, RuntimeError> {
     let invalid = || RuntimeError::Invalid(format!("invalid signal: {text}"));

@@ -131,6 +131,8 @@ fn supervise_mounted(
         single_id: runtime.single_id,
         nofile: (nofile.1, nofile.1),
         init: init.as_deref(),
+        limits: record.host_config.resources.any()
+            && super::limits_unavailable(&record.host_config.resources).is_none(),
     })?;
     let config = dir.join("config.json");
     spec.save(&config)

@@ -51,6 +51,8 @@ pub struct SpecInputs<'a> {
     pub nofile: (u64, u64),
     /// `--init`: the host path of the static init to run as pid 1.
     pub init: Option<&'a Path>,
+    /// Apply the record's resource limits (the cgroup tree allows it).
+    pub limits: bool,
 }
 
 /// Where `--init` puts its init in the container (on the /dev tmpfs, so any image works).
@@ -147,6 +149,20 @@ pub fn build(inputs: &SpecInputs<'_>) -> Result<Spec, RuntimeError> {
         "readonlyPaths": if host.privileged { Vec::new() } else { security::readonly_paths() },
         "cgroupsPath": format!("/berth/{}", record.id),
     });
+    if inputs.limits {
+        let limits = &host.resources;
+        let mut resources = json!({});
+        if let Some(memory) = limits.memory {
+            resources["memory"] = json!({"limit": memory});
+        }
+        if let Some(nano) = limits.nano_cpus {
+            resources["cpu"] = json!({"quota": nano / 10_000, "period": 100_000});
+        }
+        if let Some(pids) = limits.pids_limit {
+            resources["pids"] = json!({"limit": pids});
+        }
+        linux["resources"] = resources;
+    }
     if !unconfined {
         linux["seccomp"] =
             serde_json::to_value(security::seccomp_profile(&capabilities)).unwrap_or(Value::Null);

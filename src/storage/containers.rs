@@ -128,6 +128,27 @@ pub struct HostConfig {
     pub security_opt: Vec<String>,
     /// `--init`.
     pub init: bool,
+    /// Resource limits (applied only where the cgroup tree is writable).
+    #[serde(default)]
+    pub resources: Resources,
+}
+
+/// `--memory`, `--cpus`, `--pids-limit`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Resources {
+    /// Bytes.
+    pub memory: Option<i64>,
+    /// CPUs × 10⁹.
+    pub nano_cpus: Option<i64>,
+    /// Processes.
+    pub pids_limit: Option<i64>,
+}
+
+impl Resources {
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.memory.is_some() || self.nano_cpus.is_some() || self.pids_limit.is_some()
+    }
 }
 
 /// The mutable part of a record.

@@ -13,7 +13,7 @@ use crate::image::{self, ops};
 use crate::oci::Digest;
 use crate::runtime;
 use crate::storage::containers::{
-    ContainerConfig, ContainerRecord, HostConfig, MountSpec, RestartPolicy, State,
+    ContainerConfig, ContainerRecord, HostConfig, MountSpec, Resources, RestartPolicy, State,
 };
 use crate::storage::{Store, WriteLock};
 use crate::util::{self, names};
@@ -163,6 +163,15 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
             cap_drop: args.cap_drop.clone(),
             security_opt: args.security_opt.clone(),
             init: args.init,
+            resources: Resources {
+                memory: args.memory.as_deref().map(parse_bytes).transpose()?,
+                nano_cpus: args.cpus.map(|cpus| {
+                    #[expect(clippy::cast_possible_truncation, reason = "CPU counts are small")]
+                    let nano = (cpus * 1e9) as i64;
+                    nano
+                }),
+                pids_limit: args.pids_limit,
+            },
         },
         state: State::default(),
     };
@@ -177,6 +186,27 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
     }
     store.create_container(&lock, &record)?;
     Ok(record)
+}
+
+/// `512m`, `1g`, `1024k`, `100000` (bytes), as Docker reads `--memory`.
+fn parse_bytes(text: &str) -> anyhow::Result<i64> {
+    let lower = text.trim().to_ascii_lowercase();
+    let lower = lower.trim_end_matches('b');
+    let (number, factor) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 1i64 << 10),
+        Some('m') => (&lower[..lower.len() - 1], 1 << 20),
+        Some('g') => (&lower[..lower.len() - 1], 1 << 30),
+        _ => (lower, 1),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid size: '{text}'"))?;
+    #[expect(clippy::cast_possible_truncation, reason = "sizes fit in i64")]
+    let bytes = (value * factor as f64) as i64;
+    if bytes < 6 * 1024 * 1024 {
+        bail!("Minimum memory limit allowed is 6MB");
+    }
+    Ok(bytes)
 }
 
 fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {

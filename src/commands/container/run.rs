@@ -12,6 +12,13 @@ pub(crate) fn run(args: ContainerRunArgs, session: &Session<'_>) -> anyhow::Resu
         Ok(record) => record,
         Err(error) => return Ok(fail(session, &error, 125)),
     };
+    if record.host_config.resources.any() {
+        if let Some(reason) = crate::runtime::limits_unavailable(&record.host_config.resources) {
+            session.cx.printer.warn(&format!(
+                "resource limits are skipped: {reason}. The container runs without them."
+            ));
+        }
+    }
     let runtime = runtime(session, store);
     let outcome = if args.detach {
         monitor::spawn_monitor(&runtime, &record.id).map(|()| None)
