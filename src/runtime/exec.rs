@@ -26,6 +26,8 @@ pub struct ExecOptions {
     pub working_dir: Option<String>,
     /// `-i`: pass our stdin.
     pub stdin: bool,
+    /// `-t`: a pseudo-terminal.
+    pub tty: bool,
 }
 
 /// Runs `options.args` in the container and returns its exit code. Call single-threaded,
@@ -71,6 +73,9 @@ pub fn exec(
     if !options.user.is_empty() {
         env.entry("HOME".to_owned()).or_insert(user.home.clone());
     }
+    if options.tty {
+        return exec_tty(runtime, record, options, &user, &env);
+    }
     let mut builder = ContainerBuilder::new(record.id.clone(), SyscallType::default())
         .with_root_path(&runtime.state_root)
         .map_err(RuntimeError::libcontainer)?;
@@ -102,6 +107,126 @@ pub fn exec(
             Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(128 + signal as i32),
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(errno) => return Err(RuntimeError::Sys("waitpid", errno)),
+        }
+    }
+}
+
+/// `exec -t`: the process gets a terminal of its own, whose master we relay. libcontainer
+/// takes a terminal only from a whole process description, so we write one from the
+/// container's own (keeping its capabilities and rlimits).
+fn exec_tty(
+    runtime: &Runtime,
+    record: &ContainerRecord,
+    options: &ExecOptions,
+    user: &user::ResolvedUser,
+    env: &HashMap<String, String>,
+) -> Result<i32, RuntimeError> {
+    use std::os::fd::AsFd;
+
+    let dir = runtime.store.container_dir(&record.id);
+    let spec = oci_spec::runtime::Spec::load(dir.join("config.json"))
+        .map_err(|e| RuntimeError::Invalid(format!("cannot read the container's spec: {e}")))?;
+    let mut process =
+        serde_json::to_value(spec.process().clone().unwrap_or_default()).unwrap_or_default();
+    let mut variables: Vec<String> = process["env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (key, value) in env {
+        variables.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+        variables.push(format!("{key}={value}"));
+    }
+    process["args"] = serde_json::json!(options.args);
+    process["env"] = serde_json::json!(variables);
+    process["terminal"] = serde_json::Value::Bool(true);
+    process["user"] = serde_json::json!({"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids});
+    if let Some(cwd) = options
+        .working_dir
+        .clone()
+        .or_else(|| Some(record.config.working_dir.clone()).filter(|w| !w.is_empty()))
+    {
+        process["cwd"] = serde_json::Value::String(cwd);
+    }
+    let process_path = dir.join(format!("exec-{}.json", crate::util::ids::random_hex(6)));
+    fs_err::write(
+        &process_path,
+        serde_json::to_vec(&process).unwrap_or_default(),
+    )
+    .map_err(|e| RuntimeError::io("failed to write", &process_path, e))?;
+    let socket = super::console::ConsoleSocket::bind(
+        &runtime
+            .state_root
+            .parent()
+            .unwrap_or(&dir)
+            .join(format!("exec-{}.sock", crate::util::ids::random_hex(4))),
+    )?;
+    let built = ContainerBuilder::new(record.id.clone(), SyscallType::default())
+        .with_root_path(&runtime.state_root)
+        .map_err(RuntimeError::libcontainer)
+        .map(|builder| builder.with_console_socket(Some(socket.path())))
+        .and_then(|builder| {
+            builder
+                .as_tenant()
+                .with_process(Some(&process_path))
+                .with_detach(true)
+                .build()
+                .map_err(RuntimeError::libcontainer)
+        });
+    let _ = fs_err::remove_file(&process_path);
+    let child = built?;
+    let master = socket.receive_master(std::time::Duration::from_secs(10))?;
+    drop(socket);
+    super::console::copy_window_size(std::io::stdout().as_fd(), master.as_fd());
+    let _raw = super::console::RawMode::enable();
+    let mut buffer = vec![0u8; 16 * 1024];
+    let mut stdin_open = options.stdin;
+    loop {
+        match waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(128 + signal as i32),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(errno) => return Err(RuntimeError::Sys("waitpid", errno)),
+        }
+        let stdin = std::io::stdin();
+        let mut fds = vec![rustix::event::PollFd::new(
+            &master,
+            rustix::event::PollFlags::IN,
+        )];
+        if stdin_open {
+            fds.push(rustix::event::PollFd::new(
+                &stdin,
+                rustix::event::PollFlags::IN,
+            ));
+        }
+        let timeout = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        let _ = rustix::event::poll(&mut fds, Some(&timeout));
+        let ready: Vec<bool> = fds.iter().map(|fd| !fd.revents().is_empty()).collect();
+        drop(fds);
+        if ready[0] {
+            match rustix::io::read(&master, &mut buffer) {
+                Ok(n) if n > 0 => {
+                    use std::io::Write;
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(&buffer[..n]).and_then(|()| out.flush());
+                }
+                // EIO once the last process holding the terminal is gone: wait for the exit.
+                _ => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
+        }
+        if stdin_open && ready.get(1).copied().unwrap_or(false) {
+            match rustix::io::read(&stdin, &mut buffer) {
+                Ok(n) if n > 0 => {
+                    let _ = rustix::io::write(&master, &buffer[..n]);
+                }
+                _ => stdin_open = false,
+            }
         }
     }
 }

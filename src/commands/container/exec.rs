@@ -6,9 +6,6 @@ use crate::cli::ContainerExecArgs;
 use crate::runtime::exec::{ExecOptions, exec};
 
 pub(crate) fn run(args: ContainerExecArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
-    if args.tty {
-        anyhow::bail!("-t (a pseudo-TTY) is not available yet: run without -t");
-    }
     if args.detach {
         anyhow::bail!("exec -d is not available yet");
     }
@@ -22,6 +19,7 @@ pub(crate) fn run(args: ContainerExecArgs, session: &Session<'_>) -> anyhow::Res
         user: args.user.unwrap_or_default(),
         working_dir: args.workdir,
         stdin: args.interactive,
+        tty: args.tty,
     };
     match exec(&runtime, &record, &options) {
         Ok(code) => Ok(ExitStatus(u8::try_from(code & 0xff).unwrap_or(126))),
