@@ -142,13 +142,7 @@ fn supervise_mounted(
     let signals = Signals::install(matches!(mode, Mode::Attached { .. }))?;
     loop {
         let code = run_once(runtime, record, &dir, mode, &signals, &mut log)?;
-        let latest = runtime.store.update_container(&record.id, |r| {
-            r.state.status = Status::Exited;
-            r.state.exit_code = Some(code);
-            r.state.finished_at = Some(Utc::now());
-            r.state.pid = None;
-            r.state.pid_start = None;
-        })?;
+        let latest = runtime.store.load_container(&record.id)?;
         if !should_restart(&latest, code) {
             return Ok(code);
         }
@@ -382,8 +376,18 @@ fn run_once(
     }
     let _ = log.flush_partial();
     drop(stdin_writer);
+    let code = exit.unwrap_or(137);
+    // Record the end before libcontainer's cleanup: `stop` and `wait` are waiting for it.
+    let recorded = runtime.store.update_container(&record.id, |r| {
+        r.state.status = Status::Exited;
+        r.state.exit_code = Some(code);
+        r.state.finished_at = Some(Utc::now());
+        r.state.pid = None;
+        r.state.pid_start = None;
+    });
     launch::delete(&mut container);
-    Ok(exit.unwrap_or(137))
+    recorded?;
+    Ok(code)
 }
 
 /// Reaps every ended child (the init, libcontainer's intermediate, orphans we adopted as

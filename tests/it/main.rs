@@ -18,6 +18,7 @@ mod support;
 mod architecture;
 mod archives;
 mod cli;
+mod containers;
 mod images;
 mod layers;
 mod system;

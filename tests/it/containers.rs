@@ -1,0 +1,1812 @@
+//! Containers as the tutorial runs them: foreground and detached `run`, the lifecycle commands
+//! (`create`, `start`, `stop`, `restart`, `kill`, `wait`, `rm`, `ps`, `logs`, `inspect`,
+//! `prune`, `rename`), the configuration flags, mounts and volumes, the default security
+//! profile, a monitor killed under a running container, and a Debian minbase image
+//! (`contrib/ci/minbase.sh`).
+//!
+//! Tests that matter for every identity run as `berth-sub`, `berth-nosub` and root (one test
+//! per user, through `as_users!`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::require_users;
+use crate::support::fixtures::{BUSYBOX, TarBuilder};
+use crate::support::{Run, TestContext, User, berth_binary};
+
+/// Where `contrib/ci/minbase.sh` caches the Debian minbase root filesystem.
+const MINBASE: &str = "/var/cache/berth-test/minbase.tar";
+
+/// One `#[test]` per user for a body `fn(User)`; the rootless ones skip (or fail under
+/// `BERTH_TEST_REQUIRE_ROOTLESS`) without the test users.
+macro_rules! as_users {
+    ($body:ident => $($test:ident: $user:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                if User::$user != User::Root {
+                    require_users!();
+                }
+                $body(User::$user);
+            }
+        )+
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// A context for `user` with the busybox fixture imported as `busybox`.
+fn busybox(user: User) -> TestContext {
+    let cx = TestContext::new(user);
+    cx.import_busybox("busybox");
+    cx
+}
+
+/// Asserts the exit code, with everything in the message.
+fn expect_code(run: &Run, code: i32) {
+    assert_eq!(run.code(), code, "{}", run.describe());
+}
+
+/// Asserts stderr contains `needle`.
+fn expect_stderr(run: &Run, needle: &str) {
+    assert!(
+        run.stderr().contains(needle),
+        "stderr lacks {needle:?}:\n{}",
+        run.describe()
+    );
+}
+
+/// `container inspect` of one container.
+fn inspect(cx: &TestContext, container: &str) -> Value {
+    let out = cx.ok(["container", "inspect", container]);
+    let all: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{out}");
+    all[0].clone()
+}
+
+/// `ps -a` as `NAME|STATUS` lines.
+fn ps_all(cx: &TestContext) -> Vec<String> {
+    cx.ok(["ps", "-a", "--format", "{{.Names}}|{{.Status}}"])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The `STATUS` of one container in `ps -a`.
+fn status_of(cx: &TestContext, name: &str) -> String {
+    ps_all(cx)
+        .iter()
+        .find_map(|l| l.strip_prefix(&format!("{name}|")).map(str::to_owned))
+        .unwrap_or_else(|| panic!("{name} is not in ps -a: {:?}", ps_all(cx)))
+}
+
+/// The directories under `$BERTH_ROOT/containers`.
+fn container_dirs(cx: &TestContext) -> Vec<String> {
+    match fs_err::read_dir(cx.root().join("containers")) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The directories under `$BERTH_ROOT/volumes`.
+fn volume_dirs(cx: &TestContext) -> Vec<String> {
+    let mut names: Vec<String> = match fs_err::read_dir(cx.root().join("volumes")) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+/// Polls `condition` until it holds; panics after `timeout`.
+fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until `ps` reports `name` as running.
+fn wait_running(cx: &TestContext, name: &str) {
+    wait_for(&format!("{name} to run"), Duration::from_secs(10), || {
+        cx.ok(["ps", "--format", "{{.Names}}"])
+            .lines()
+            .any(|l| l == name)
+    });
+}
+
+/// Waits until the container's log has `needle` (stdout or stderr).
+fn wait_log(cx: &TestContext, name: &str, needle: &str) {
+    wait_for(
+        &format!("{needle:?} in the log of {name}"),
+        Duration::from_secs(10),
+        || {
+            let run = cx.run(["logs", name]);
+            run.stdout().contains(needle) || run.stderr().contains(needle)
+        },
+    );
+}
+
+/// Whether `pid` names a live (not zombie) process.
+fn alive(pid: i64) -> bool {
+    let Ok(stat) = fs_err::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
+}
+
+/// The numeric entries of /proc.
+fn all_pids() -> Vec<i64> {
+    fs_err::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// A process's arguments.
+fn cmdline(pid: i64) -> Vec<String> {
+    fs_err::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| {
+            bytes
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The live `berth __monitor <id>` processes.
+fn monitors_of(id: &str) -> Vec<i64> {
+    all_pids()
+        .into_iter()
+        .filter(|pid| {
+            let args = cmdline(*pid);
+            args.windows(2).any(|w| w[0] == "__monitor" && w[1] == id) && alive(*pid)
+        })
+        .collect()
+}
+
+/// The live berth processes (not `runuser`) whose arguments include `arg`.
+fn berth_processes_with(arg: &str) -> Vec<i64> {
+    let binary = berth_binary().display().to_string();
+    all_pids()
+        .into_iter()
+        .filter(|pid| {
+            let args = cmdline(*pid);
+            args.first() == Some(&binary) && args.iter().any(|a| a == arg) && alive(*pid)
+        })
+        .collect()
+}
+
+/// Mount table lines, of any process, that mention `needle`.
+fn mounts_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for pid in all_pids() {
+        if let Ok(text) = fs_err::read_to_string(format!("/proc/{pid}/mountinfo")) {
+            found.extend(
+                text.lines()
+                    .filter(|l| l.contains(needle))
+                    .map(|l| format!("pid {pid}: {l}")),
+            );
+        }
+    }
+    found
+}
+
+/// The host uid of `user`.
+fn host_uid(user: User) -> u32 {
+    nix::unistd::User::from_name(user.name())
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw()
+}
+
+/// Imports `tar` (bytes) as `name` with `--change` instructions.
+fn import_with(cx: &TestContext, tar: &[u8], name: &str, changes: &[&str]) -> String {
+    let path = cx.write_file(&format!("{}.tar", name.replace([':', '/'], "_")), tar);
+    let mut args: Vec<String> = vec!["import".into()];
+    for change in changes {
+        args.push("--change".into());
+        args.push((*change).to_owned());
+    }
+    args.push(path.display().to_string());
+    args.push(name.to_owned());
+    cx.ok(args).trim().to_owned()
+}
+
+/// The busybox fixture plus `extra` entries, in one layer.
+fn busybox_with(extra: impl FnOnce(TarBuilder) -> TarBuilder) -> Vec<u8> {
+    let busybox = fs_err::read(BUSYBOX).unwrap();
+    let mut tar = TarBuilder::new()
+        .dir("bin", 0o755)
+        .file("bin/busybox", 0o755, &busybox)
+        .dir("etc", 0o755)
+        .file(
+            "etc/passwd",
+            0o644,
+            b"root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+        )
+        .file("etc/group", 0o644, b"root:x:0:\nuser:x:1000:\n")
+        .dir("tmp", 0o1777)
+        .dir("root", 0o700);
+    for applet in [
+        "sh", "ls", "cat", "echo", "id", "true", "sleep", "stat", "env",
+    ] {
+        tar = tar.symlink(&format!("bin/{applet}"), "busybox");
+    }
+    extra(tar).finish()
+}
+
+/// Starts berth in the background (stdout and stderr piped).
+fn spawn(cx: &TestContext, args: &[&str]) -> Child {
+    cx.command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a spawned berth; returns (code, stdout, stderr).
+fn finish(child: Child) -> (i32, String, String) {
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn is_container_id(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1, 2. Foreground runs: streams, exit codes, stdin, --rm
+// ---------------------------------------------------------------------------------------------
+
+fn foreground(user: User) {
+    let cx = busybox(user);
+
+    // stdout and stderr stay apart; the container's code is ours.
+    let run = cx.run([
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    expect_code(&run, 3);
+    assert_eq!(run.stdout(), "out\n", "{}", run.describe());
+    expect_stderr(&run, "err\n");
+    assert!(!run.stderr().contains("out"), "{}", run.describe());
+
+    let run = cx.run(["run", "--rm", "busybox", "true"]);
+    expect_code(&run, 0);
+    assert_eq!(run.stdout(), "");
+
+    // Docker's 127, 126 and 125, with Docker's words.
+    let run = cx.run(["run", "--rm", "busybox", "nonexist"]);
+    expect_code(&run, 127);
+    expect_stderr(
+        &run,
+        "exec: \"nonexist\": executable file not found in $PATH",
+    );
+    let run = cx.run(["run", "--rm", "busybox", "/etc/passwd"]);
+    expect_code(&run, 126);
+    expect_stderr(&run, "exec: \"/etc/passwd\": permission denied");
+    let run = cx.run(["run", "--rm", "nosuchimage", "true"]);
+    expect_code(&run, 125);
+    expect_stderr(&run, "Unable to find image 'nosuchimage");
+
+    // --rm leaves nothing, neither does a run that could not start.
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+    assert_eq!(container_dirs(&cx), Vec::<String>::new());
+    let run = cx.run(["run", "--name", "broken", "busybox", "nonexist"]);
+    expect_code(&run, 127);
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+    assert_eq!(container_dirs(&cx), Vec::<String>::new());
+    // ... and its name is free again.
+    cx.ok(["create", "--name", "broken", "busybox", "true"]);
+    cx.ok(["rm", "broken"]);
+
+    // Without --rm the container stays, exited with its code.
+    let run = cx.run(["run", "--name", "kept", "busybox", "sh", "-c", "exit 3"]);
+    expect_code(&run, 3);
+    let status = status_of(&cx, "kept");
+    assert!(
+        status.starts_with("Exited (3) ") && status.ends_with(" ago"),
+        "{status}"
+    );
+    let state = &inspect(&cx, "kept")["State"];
+    assert_eq!(state["Status"], "exited");
+    assert_eq!(state["ExitCode"], 3);
+    assert_eq!(state["Running"], false);
+    assert_eq!(cx.ok(["rm", "kept"]), "kept\n");
+    assert_eq!(container_dirs(&cx), Vec::<String>::new());
+
+    // -i passes stdin (all of it); without -i the container's stdin is empty.
+    let run = cx.run_with_stdin(["run", "-i", "--rm", "busybox", "cat"], b"hello\n");
+    expect_code(&run, 0);
+    assert_eq!(run.stdout(), "hello\n", "{}", run.describe());
+    let run = cx.run_with_stdin(["run", "--rm", "busybox", "cat"], b"hello\n");
+    expect_code(&run, 0);
+    assert_eq!(run.stdout(), "", "{}", run.describe());
+    let big = vec![b'x'; 300_000];
+    let run = cx.run_with_stdin(
+        ["run", "-i", "--rm", "busybox", "busybox", "wc", "-c"],
+        &big,
+    );
+    expect_code(&run, 0);
+    assert_eq!(run.stdout().trim(), "300000", "{}", run.describe());
+    // Large output arrives whole.
+    let run = cx.run([
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 5000 ]; do echo line$i; i=$((i+1)); done",
+    ]);
+    expect_code(&run, 0);
+    let lines: Vec<String> = run.stdout().lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 5000);
+    assert_eq!(lines[4999], "line4999");
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+}
+
+as_users!(foreground =>
+    foreground_streams_codes_stdin_and_rm_as_sub: Sub,
+    foreground_streams_codes_stdin_and_rm_as_nosub: NoSub,
+    foreground_streams_codes_stdin_and_rm_as_root: Root,
+);
+
+fn foreground_signals(user: User) {
+    let cx = busybox(user);
+    // Killed from outside with SIGKILL: 137. (From inside, `kill -9 $$` cannot kill pid 1 of
+    // a PID namespace: the kernel ignores it, in Docker too.)
+    let child = spawn(
+        &cx,
+        &["run", "--rm", "--name", "fg", "busybox", "sleep", "100"],
+    );
+    wait_running(&cx, "fg");
+    assert_eq!(cx.ok(["kill", "fg"]), "fg\n");
+    let (code, _, stderr) = finish(child);
+    assert_eq!(code, 137, "{stderr}");
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+
+    // SIGTERM to a foreground run reaches the container (Docker's --sig-proxy).
+    let child = spawn(
+        &cx,
+        &[
+            "run",
+            "--name",
+            "fwd",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got TERM; exit 4' TERM; echo ready; while true; do sleep 0.1; done",
+        ],
+    );
+    wait_log(&cx, "fwd", "ready");
+    let pids = berth_processes_with("fwd");
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pids[0]).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let (code, stdout, stderr) = finish(child);
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert_eq!(stdout, "ready\ngot TERM\n");
+    assert!(status_of(&cx, "fwd").starts_with("Exited (4)"));
+}
+
+as_users!(foreground_signals =>
+    foreground_kill_and_signal_forwarding_as_sub: Sub,
+    foreground_kill_and_signal_forwarding_as_root: Root,
+);
+
+// ---------------------------------------------------------------------------------------------
+// 3. Detached containers and the lifecycle commands
+// ---------------------------------------------------------------------------------------------
+
+/// A container that ends cleanly on TERM and with 7 on USR1.
+const POLITE: &str = "trap 'echo bye; exit 0' TERM; trap 'exit 7' USR1; \
+    echo one; echo two; echo oops >&2; while true; do sleep 0.1; done";
+
+fn detached_lifecycle(user: User) {
+    let cx = busybox(user);
+    let run = cx.run(["run", "-d", "--name", "web", "busybox", "sh", "-c", POLITE]);
+    expect_code(&run, 0);
+    let id = run.stdout().trim().to_owned();
+    assert!(is_container_id(&id), "{}", run.describe());
+    assert_eq!(run.stdout(), format!("{id}\n"));
+
+    // ps: Docker's columns, the short ID, Up.
+    let out = cx.ok(["ps"]);
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES"
+        ]
+    );
+    let row = lines.next().unwrap();
+    assert!(row.starts_with(&id[..12]), "{out}");
+    assert!(row.contains(" Up ") && row.ends_with("web"), "{out}");
+    assert!(status_of(&cx, "web").starts_with("Up "));
+    assert_eq!(cx.ok(["ps", "-q"]), format!("{}\n", &id[..12]));
+    assert_eq!(cx.ok(["ps", "-q", "--no-trunc"]), format!("{id}\n"));
+    let json: Value = serde_json::from_str(cx.ok(["ps", "--format", "json"]).trim()).unwrap();
+    assert_eq!(json["Names"], "web");
+    assert_eq!(json["State"], "running");
+
+    // inspect: Docker's shape; the pid is the container's init, alive on the host.
+    let info = inspect(&cx, "web");
+    assert_eq!(info["Id"], id.as_str());
+    assert_eq!(info["Name"], "/web");
+    assert_eq!(info["State"]["Status"], "running");
+    assert_eq!(info["State"]["Running"], true);
+    let pid = info["State"]["Pid"].as_i64().unwrap();
+    assert!(pid > 0 && alive(pid), "{info}");
+    assert_eq!(monitors_of(&id).len(), 1);
+    assert_eq!(info["Config"]["Cmd"][0], "sh");
+    assert_eq!(info["Config"]["Hostname"], &id[..12]);
+    assert_eq!(inspect(&cx, &id[..8])["Id"], id.as_str());
+
+    // logs, --tail, -t.
+    wait_log(&cx, "web", "oops");
+    let logs = cx.run(["logs", "web"]).success();
+    assert_eq!(logs.stdout(), "one\ntwo\n");
+    assert_eq!(logs.stderr(), "oops\n");
+    let tail = cx.run(["logs", "--tail", "2", "web"]).success();
+    assert_eq!(tail.stdout(), "two\n");
+    assert_eq!(tail.stderr(), "oops\n");
+    let tail = cx.run(["logs", "--tail", "1", "web"]).success();
+    assert_eq!(tail.stdout(), "");
+    let stamped = cx.ok(["logs", "-t", "web"]);
+    for (line, text) in stamped.lines().zip(["one", "two"]) {
+        let (time, rest) = line.split_once(' ').unwrap();
+        assert_eq!(rest, text, "{stamped}");
+        // RFC 3339 in UTC with nanoseconds: 2024-01-02T03:04:05.123456789Z.
+        assert_eq!(time.len(), 30, "{line}");
+        assert!(time.ends_with('Z'), "{line}");
+        assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok(), "{line}");
+    }
+
+    // stop: TERM ends it at once (well within the 10 s timeout).
+    let started = Instant::now();
+    assert_eq!(cx.ok(["stop", "web"]), "web\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!alive(pid));
+    assert_eq!(cx.ok(["wait", "web"]), "0\n");
+    assert!(status_of(&cx, "web").starts_with("Exited (0) "));
+    wait_log(&cx, "web", "bye");
+    let info = inspect(&cx, "web");
+    assert_eq!(info["State"]["Status"], "exited");
+    assert_eq!(info["State"]["Running"], false);
+    assert_eq!(info["State"]["Pid"], 0);
+    assert_ne!(info["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
+    let first_start = info["State"]["StartedAt"].clone();
+    wait_for("the monitor to end", Duration::from_secs(5), || {
+        monitors_of(&id).is_empty()
+    });
+    assert_eq!(cx.ok(["ps", "-q"]), "");
+
+    // start again: a new process, the log grows.
+    assert_eq!(cx.ok(["start", "web"]), "web\n");
+    assert!(status_of(&cx, "web").starts_with("Up "));
+    let info = inspect(&cx, "web");
+    assert_ne!(info["State"]["StartedAt"], first_start);
+    let second_pid = info["State"]["Pid"].as_i64().unwrap();
+    assert!(alive(second_pid));
+    wait_for("the second run's output", Duration::from_secs(10), || {
+        cx.ok(["logs", "web"]).matches("one").count() == 2
+    });
+    // Starting a running container is a no-op.
+    assert_eq!(cx.ok(["start", "web"]), "web\n");
+    assert_eq!(inspect(&cx, "web")["State"]["Pid"], second_pid);
+
+    // kill -s: the container's own handler decides the code.
+    assert_eq!(cx.ok(["kill", "-s", "USR1", "web"]), "web\n");
+    assert_eq!(cx.ok(["wait", "web"]), "7\n");
+    assert!(status_of(&cx, "web").starts_with("Exited (7) "));
+    cx.run(["kill", "web"]).failure_with("is not running");
+
+    // restart: stopped or running, it runs again afterwards.
+    assert_eq!(cx.ok(["restart", "web"]), "web\n");
+    assert!(status_of(&cx, "web").starts_with("Up "));
+    let before = inspect(&cx, "web")["State"]["Pid"].as_i64().unwrap();
+    assert_eq!(cx.ok(["restart", "-t", "1", "web"]), "web\n");
+    let after = inspect(&cx, "web")["State"]["Pid"].as_i64().unwrap();
+    assert_ne!(before, after);
+    assert!(!alive(before) && alive(after));
+    assert!(status_of(&cx, "web").starts_with("Up "));
+
+    // rename, even while running.
+    cx.ok(["rename", "web", "web2"]);
+    assert_eq!(cx.ok(["ps", "--format", "{{.Names}}"]), "web2\n");
+    cx.run(["logs", "web"])
+        .failure_with("No such container: web");
+    assert_eq!(inspect(&cx, "web2")["Name"], "/web2");
+
+    // rm: refused while running, -f kills.
+    let run = cx.run(["rm", "web2"]);
+    expect_code(&run, 1);
+    expect_stderr(
+        &run,
+        "cannot remove container \"/web2\": container is running: stop the container before removing or force remove",
+    );
+    assert!(alive(after));
+    assert_eq!(cx.ok(["rm", "-f", "web2"]), "web2\n");
+    wait_for(
+        "the container's process to go",
+        Duration::from_secs(5),
+        || !alive(after),
+    );
+    wait_for("the monitor to end", Duration::from_secs(5), || {
+        monitors_of(&id).is_empty()
+    });
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+    assert_eq!(container_dirs(&cx), Vec::<String>::new());
+    cx.run(["rm", "web2"])
+        .failure_with("No such container: web2");
+    assert_eq!(mounts_mentioning(&id), Vec::<String>::new());
+}
+
+as_users!(detached_lifecycle =>
+    detached_lifecycle_as_sub: Sub,
+    detached_lifecycle_as_nosub: NoSub,
+    detached_lifecycle_as_root: Root,
+);
+
+#[test]
+fn stop_kills_a_container_that_ignores_the_stop_signal() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    // `sleep` as pid 1 has no handler for TERM: the kernel drops it.
+    cx.ok(["run", "-d", "--name", "sleeper", "busybox", "sleep", "1000"]);
+    let pid = inspect(&cx, "sleeper")["State"]["Pid"].as_i64().unwrap();
+    let started = Instant::now();
+    assert_eq!(cx.ok(["stop", "-t", "1", "sleeper"]), "sleeper\n");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert!(!alive(pid));
+    assert_eq!(cx.ok(["wait", "sleeper"]), "137\n");
+    assert!(status_of(&cx, "sleeper").starts_with("Exited (137) "));
+
+    // --stop-signal and --stop-timeout are the container's defaults for stop.
+    cx.ok([
+        "run",
+        "-d",
+        "--name",
+        "custom",
+        "--stop-signal",
+        "USR1",
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sh",
+        "-c",
+        POLITE,
+    ]);
+    assert_eq!(inspect(&cx, "custom")["Config"]["StopSignal"], "USR1");
+    cx.ok(["stop", "custom"]);
+    assert_eq!(cx.ok(["wait", "custom"]), "7\n");
+    cx.ok([
+        "run",
+        "-d",
+        "--name",
+        "quick",
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let started = Instant::now();
+    cx.ok(["stop", "quick"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(cx.ok(["wait", "quick"]), "137\n");
+}
+
+#[test]
+fn create_then_start_attached() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let id = cx
+        .ok([
+            "create",
+            "--name",
+            "att",
+            "busybox",
+            "sh",
+            "-c",
+            "echo attached; echo problem >&2; exit 5",
+        ])
+        .trim()
+        .to_owned();
+    assert!(is_container_id(&id), "{id}");
+    assert_eq!(status_of(&cx, "att"), "Created");
+    assert_eq!(cx.ok(["ps", "-q"]), "");
+    assert_eq!(
+        cx.ok(["ps", "-a", "-q", "--filter", "status=created"]),
+        format!("{}\n", &id[..12])
+    );
+    let info = inspect(&cx, "att");
+    assert_eq!(info["State"]["Status"], "created");
+    assert_eq!(info["State"]["StartedAt"], "0001-01-01T00:00:00Z");
+
+    let run = cx.run(["start", "-a", "att"]);
+    expect_code(&run, 5);
+    assert_eq!(run.stdout(), "attached\n");
+    expect_stderr(&run, "problem\n");
+    assert!(status_of(&cx, "att").starts_with("Exited (5) "));
+    assert_eq!(
+        cx.ok(["ps", "-a", "-q", "--filter", "exited=5"]),
+        format!("{}\n", &id[..12])
+    );
+    // Again, detached: the code is recorded, the log has both runs.
+    assert_eq!(cx.ok(["start", "att"]), "att\n");
+    assert_eq!(cx.ok(["wait", "att"]), "5\n");
+    wait_for("both runs in the log", Duration::from_secs(5), || {
+        cx.ok(["logs", "att"]) == "attached\nattached\n"
+    });
+    cx.run(["start", "nothere"])
+        .failure_with("No such container: nothere");
+}
+
+#[test]
+fn prune_asks_and_keeps_running_containers() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let first = cx.ok(["run", "-d", "busybox", "true"]).trim().to_owned();
+    let second = cx.ok(["create", "busybox", "true"]).trim().to_owned();
+    cx.ok(["run", "-d", "--name", "alive", "busybox", "sleep", "1000"]);
+    assert_eq!(cx.ok(["wait", &first]), "0\n");
+
+    // No answer (stdin closed) and "n" are no.
+    let run = cx.run(["container", "prune"]).success();
+    assert!(
+        run.stdout()
+            .contains("WARNING! This will remove all stopped containers."),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stdout()
+            .contains("Are you sure you want to continue? [y/N]")
+    );
+    assert!(!run.stdout().contains("Deleted"), "{}", run.describe());
+    cx.run_with_stdin(["container", "prune"], b"n\n").success();
+    assert_eq!(ps_all(&cx).len(), 3);
+
+    let out = cx
+        .run_with_stdin(["container", "prune"], b"y\n")
+        .success()
+        .stdout();
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    assert!(out.contains(&format!("\n{first}\n")), "{out}");
+    assert!(out.contains(&format!("\n{second}\n")), "{out}");
+    assert!(out.contains("Total reclaimed space: "), "{out}");
+    let left = ps_all(&cx);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].starts_with("alive|Up "), "{left:?}");
+    assert_eq!(container_dirs(&cx).len(), 1);
+
+    // -f: no prompt; nothing stopped, nothing deleted.
+    let out = cx.ok(["container", "prune", "-f"]);
+    assert!(
+        !out.contains("WARNING") && !out.contains("Deleted"),
+        "{out}"
+    );
+    assert!(out.contains("Total reclaimed space: 0B"), "{out}");
+    cx.ok(["rm", "-f", "alive"]);
+}
+
+#[test]
+fn restart_policy_on_failure_retries_then_gives_up() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    cx.ok([
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo try; exit 1",
+    ]);
+    wait_for("two restarts", Duration::from_secs(15), || {
+        let info = inspect(&cx, "flaky");
+        info["RestartCount"] == 2 && info["State"]["Status"] == "exited"
+    });
+    assert_eq!(cx.ok(["wait", "flaky"]), "1\n");
+    assert_eq!(cx.ok(["logs", "flaky"]), "try\ntry\ntry\n");
+    assert_eq!(
+        inspect(&cx, "flaky")["HostConfig"]["RestartPolicy"]["Name"],
+        "on-failure"
+    );
+    cx.run(["run", "--rm", "--restart", "always", "busybox", "true"])
+        .failure_with("cannot specify both --restart and --rm");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Names
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn names_collide_with_dockers_message() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let id = cx
+        .ok(["create", "--name", "web", "busybox", "true"])
+        .trim()
+        .to_owned();
+    let expected = format!(
+        "the container name \"/web\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."
+    );
+    let run = cx.run(["run", "--name", "web", "busybox", "true"]);
+    expect_code(&run, 125);
+    expect_stderr(&run, &expected);
+    cx.run(["create", "--name", "/web", "busybox", "true"])
+        .failure_with(&expected);
+    cx.ok(["create", "--name", "other", "busybox", "true"]);
+    cx.run(["rename", "other", "web"]).failure_with(&expected);
+    cx.run(["create", "--name", "a", "busybox", "true"])
+        .failure_with("Invalid container name");
+    cx.run(["create", "--name", "bad name", "busybox", "true"])
+        .failure_with("Invalid container name");
+    assert_eq!(ps_all(&cx).len(), 2);
+    cx.run(["ps", "-a", "--filter", "name=web", "-q"]).success();
+    assert_eq!(
+        cx.ok(["ps", "-a", "--filter", "name=web", "--format", "{{.Names}}"]),
+        "web\n"
+    );
+    // Generated names: Docker's adjective_surname.
+    cx.ok(["create", "busybox", "true"]);
+    let names = cx.ok(["ps", "-a", "--format", "{{.Names}}"]);
+    let generated = names
+        .lines()
+        .find(|n| *n != "web" && *n != "other")
+        .unwrap();
+    let (adjective, surname) = generated.split_once('_').unwrap();
+    assert!(
+        !adjective.is_empty()
+            && adjective.bytes().all(|b| b.is_ascii_lowercase())
+            && !surname.is_empty()
+            && surname
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+        "{generated}"
+    );
+}
+
+#[test]
+fn parallel_runs_get_unique_names_and_ids() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let children: Vec<Child> = (0..32)
+        .map(|_| spawn(&cx, &["run", "-d", "busybox", "true"]))
+        .collect();
+    let mut ids: Vec<String> = children
+        .into_iter()
+        .map(|child| {
+            let (code, stdout, stderr) = finish(child);
+            assert_eq!(code, 0, "{stdout}{stderr}");
+            stdout.trim().to_owned()
+        })
+        .collect();
+    assert!(ids.iter().all(|id| is_container_id(id)), "{ids:?}");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 32);
+    let mut names: Vec<String> = cx
+        .ok(["ps", "-a", "--format", "{{.Names}}"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(names.len(), 32);
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 32);
+    let mut listed: Vec<String> = cx
+        .ok(["ps", "-a", "-q", "--no-trunc"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ids);
+
+    // 32 foreground --rm runs at once: all succeed, none stays.
+    let children: Vec<Child> = (0..32)
+        .map(|i| {
+            spawn(
+                &cx,
+                &[
+                    "run",
+                    "--rm",
+                    "busybox",
+                    "sh",
+                    "-c",
+                    &format!("echo run{i}"),
+                ],
+            )
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let (code, stdout, stderr) = finish(child);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert_eq!(stdout, format!("run{i}\n"));
+    }
+    assert_eq!(cx.ok(["ps", "-a", "-q"]).lines().count(), 32);
+    assert_eq!(container_dirs(&cx).len(), 32);
+    for id in &ids {
+        assert_eq!(cx.ok(["wait", id]), "0\n");
+    }
+    cx.assert_store_clean();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Configuration
+// ---------------------------------------------------------------------------------------------
+
+fn configuration(user: User) {
+    let cx = busybox(user);
+
+    // -e and --env-file over the image's ENV; later wins.
+    let env_file = cx.write_file(
+        "app.env",
+        b"# a comment\n\nFROM_FILE=file value\nOVERRIDDEN=file\n  INDENTED=yes\nEMPTY=\n",
+    );
+    let env_file = env_file.display().to_string();
+    import_with(
+        &cx,
+        &busybox_with(|t| t),
+        "envimg",
+        &["ENV A=1", "ENV B=\"two words\"", "ENV OVERRIDDEN=image"],
+    );
+    let out = cx.ok([
+        "run",
+        "--rm",
+        "--env-file",
+        &env_file,
+        "-e",
+        "OVERRIDDEN=flag",
+        "-e",
+        "X=1=2",
+        "envimg",
+        "env",
+    ]);
+    let env: Vec<&str> = out.lines().collect();
+    for wanted in [
+        "A=1",
+        "B=two words",
+        "FROM_FILE=file value",
+        "OVERRIDDEN=flag",
+        "INDENTED=yes",
+        "EMPTY=",
+        "X=1=2",
+        "HOME=/root",
+    ] {
+        assert!(env.contains(&wanted), "{wanted} missing from {env:?}");
+    }
+    assert!(env.iter().any(|e| e.starts_with("PATH=/")), "{env:?}");
+    assert!(!env.iter().any(|e| e.starts_with('#')), "{env:?}");
+    let env = cx.ok(["run", "--rm", "envimg", "env"]);
+    assert!(env.lines().any(|l| l == "OVERRIDDEN=image"), "{env}");
+    let bad = cx.write_file("bad.env", b"GOOD=1\nBAD LINE\n");
+    let run = cx.run([
+        "run".as_ref(),
+        "--rm".as_ref(),
+        "--env-file".as_ref(),
+        bad.as_os_str(),
+        "busybox".as_ref(),
+        "true".as_ref(),
+    ]);
+    expect_code(&run, 125);
+    expect_stderr(&run, &format!("{}:2", bad.display()));
+    let run = cx.run([
+        "run",
+        "--rm",
+        "--env-file",
+        "/nonexistent.env",
+        "busybox",
+        "true",
+    ]);
+    expect_code(&run, 125);
+    expect_stderr(&run, "/nonexistent.env");
+
+    // -w (existing), --entrypoint, --hostname with /etc/hostname and /etc/hosts.
+    assert_eq!(
+        cx.ok([
+            "run",
+            "--rm",
+            "-w",
+            "/tmp",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $PWD"
+        ]),
+        "/tmp\n"
+    );
+    assert_eq!(
+        cx.ok([
+            "run",
+            "--rm",
+            "--entrypoint",
+            "echo",
+            "busybox",
+            "hi",
+            "there"
+        ]),
+        "hi there\n"
+    );
+    let out = cx.ok([
+        "run",
+        "--rm",
+        "--hostname",
+        "myhost",
+        "busybox",
+        "sh",
+        "-c",
+        "busybox hostname; cat /etc/hostname; echo $HOSTNAME; cat /etc/hosts",
+    ]);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("myhost"), "{out}");
+    assert_eq!(lines.next(), Some("myhost"), "{out}");
+    assert_eq!(lines.next(), Some("myhost"), "{out}");
+    let hosts: Vec<&str> = lines.collect();
+    assert!(hosts.contains(&"127.0.0.1\tlocalhost"), "{out}");
+    assert!(
+        hosts
+            .iter()
+            .any(|l| l.ends_with("myhost") && l.starts_with("127.")),
+        "{out}"
+    );
+    // The default host name is the short ID.
+    let id = cx
+        .ok(["run", "-d", "busybox", "sh", "-c", "busybox hostname"])
+        .trim()
+        .to_owned();
+    assert_eq!(cx.ok(["wait", &id]), "0\n");
+    assert_eq!(cx.ok(["logs", &id]), format!("{}\n", &id[..12]));
+
+    // Labels: inspect and ps --filter label=.
+    cx.ok([
+        "create",
+        "--name",
+        "labelled",
+        "-l",
+        "team=blue",
+        "--label",
+        "solo",
+        "busybox",
+        "true",
+    ]);
+    cx.ok(["create", "--name", "plain", "busybox", "true"]);
+    let labels = &inspect(&cx, "labelled")["Config"]["Labels"];
+    assert_eq!(labels["team"], "blue");
+    assert_eq!(labels["solo"], "");
+    for filter in ["label=team=blue", "label=team", "label=solo"] {
+        assert_eq!(
+            cx.ok(["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]),
+            "labelled\n",
+            "{filter}"
+        );
+    }
+    assert_eq!(
+        cx.ok([
+            "ps",
+            "-a",
+            "--filter",
+            "label=team=red",
+            "--format",
+            "{{.Names}}"
+        ]),
+        ""
+    );
+
+    // The network: none by default (only lo, and it is up), the host's with --network host.
+    let out = cx.ok(["run", "--rm", "busybox", "ls", "/sys/class/net"]);
+    assert_eq!(out, "lo\n");
+    let out = cx.ok([
+        "run",
+        "--rm",
+        "busybox",
+        "cat",
+        "/sys/class/net/lo/operstate",
+    ]);
+    assert!(out == "unknown\n" || out == "up\n", "{out}");
+    let mut host: Vec<String> = fs_err::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    host.sort();
+    let mut seen: Vec<String> = cx
+        .ok([
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "busybox",
+            "ls",
+            "/sys/class/net",
+        ])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    seen.sort();
+    assert_eq!(seen, host);
+    cx.run(["run", "--rm", "-p", "8080:80", "busybox", "true"])
+        .failure_with("8080:80");
+    cx.run(["run", "--rm", "-t", "busybox", "true"])
+        .failure_with("-t");
+}
+
+as_users!(configuration =>
+    configuration_env_workdir_hostname_labels_network_as_sub: Sub,
+    configuration_env_workdir_hostname_labels_network_as_nosub: NoSub,
+    configuration_env_workdir_hostname_labels_network_as_root: Root,
+);
+
+fn users_in_the_image(user: User) {
+    let cx = busybox(user);
+    assert_eq!(cx.ok(["run", "--rm", "busybox", "id", "-u"]), "0\n");
+    assert_eq!(
+        cx.ok(["run", "--rm", "-u", "1000", "busybox", "id", "-u"]),
+        "1000\n"
+    );
+    let out = cx.ok([
+        "run",
+        "--rm",
+        "-u",
+        "user",
+        "busybox",
+        "sh",
+        "-c",
+        "id -u; id -g; echo $HOME; cat /home/user/owned; stat -c %u:%g /home/user/owned",
+    ]);
+    assert_eq!(out, "1000\n1000\n/home/user\nmine\n1000:1000\n");
+    assert_eq!(
+        cx.ok(["run", "--rm", "-u", "1000:0", "busybox", "id", "-g"]),
+        "0\n"
+    );
+    // A user that owns nothing cannot read root's files.
+    let run = cx.run(["run", "--rm", "-u", "1000", "busybox", "ls", "/root"]);
+    expect_code(&run, 1);
+    let run = cx.run(["run", "--rm", "-u", "nobody", "busybox", "true"]);
+    expect_code(&run, 125);
+    expect_stderr(&run, "unable to find user nobody");
+}
+
+as_users!(users_in_the_image =>
+    user_flag_switches_identity_as_sub: Sub,
+    user_flag_switches_identity_as_root: Root,
+);
+
+/// With a single-ID namespace only uid 0 exists in the container: `-u 1000` cannot work, but
+/// it must say so (today: `OCI runtime error: … failed syscall`).
+#[test]
+fn user_flag_without_subordinate_ids_fails_clearly() {
+    require_users!();
+    let cx = busybox(User::NoSub);
+    assert_eq!(cx.ok(["run", "--rm", "busybox", "id", "-u"]), "0\n");
+    let run = cx.run(["run", "--rm", "-u", "1000", "busybox", "id", "-u"]);
+    expect_code(&run, 125);
+    assert!(
+        run.stderr().contains("1000") && run.stderr().contains("usermod --add-subuids"),
+        "the error should name the uid and the fix:\n{}",
+        run.describe()
+    );
+    assert!(!run.stderr().contains(" ERROR "), "{}", run.describe());
+}
+
+/// Docker creates a missing working directory (`-w` or WORKDIR).
+#[test]
+fn workdir_is_created_when_missing() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let run = cx.run([
+        "run",
+        "--rm",
+        "-w",
+        "/new/dir",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $PWD",
+    ]);
+    expect_code(&run, 0);
+    assert_eq!(run.stdout(), "/new/dir\n", "{}", run.describe());
+    let run = cx.run([
+        "run",
+        "--rm",
+        "-u",
+        "1000",
+        "-w",
+        "/tmp/work",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $PWD",
+    ]);
+    expect_code(&run, 0);
+    assert_eq!(run.stdout(), "/tmp/work\n", "{}", run.describe());
+}
+
+fn read_only_and_tmpfs(user: User) {
+    let cx = busybox(user);
+    let run = cx.run([
+        "run",
+        "--rm",
+        "--read-only",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /file",
+    ]);
+    expect_code(&run, 1);
+    expect_stderr(&run, "Read-only file system");
+    let run = cx.run([
+        "run",
+        "--rm",
+        "--read-only",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /tmp/file",
+    ]);
+    expect_code(&run, 1);
+    // --tmpfs: writable, empty, world-writable (1777), gone afterwards.
+    assert_eq!(
+        cx.ok([
+            "run",
+            "--rm",
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "busybox",
+            "sh",
+            "-c",
+            "echo x > /tmp/file && cat /tmp/file && stat -c %a /tmp",
+        ]),
+        "x\n1777\n"
+    );
+    assert_eq!(
+        cx.ok([
+            "run",
+            "--rm",
+            "--tmpfs",
+            "/scratch",
+            "busybox",
+            "sh",
+            "-c",
+            "busybox grep ' /scratch ' /proc/mounts | busybox cut -d' ' -f3",
+        ]),
+        "tmpfs\n"
+    );
+    assert_eq!(
+        cx.ok([
+            "run",
+            "--rm",
+            "--mount",
+            "type=tmpfs,target=/scratch",
+            "busybox",
+            "sh",
+            "-c",
+            "echo ok > /scratch/f && cat /scratch/f",
+        ]),
+        "ok\n"
+    );
+    assert_eq!(inspect_flag(&cx), true);
+}
+
+/// `--read-only` shows in inspect.
+fn inspect_flag(cx: &TestContext) -> bool {
+    cx.ok(["create", "--name", "ro", "--read-only", "busybox", "true"]);
+    let value = inspect(cx, "ro")["HostConfig"]["ReadonlyRootfs"] == true;
+    cx.ok(["rm", "ro"]);
+    value
+}
+
+as_users!(read_only_and_tmpfs =>
+    read_only_rootfs_and_tmpfs_as_sub: Sub,
+    read_only_rootfs_and_tmpfs_as_nosub: NoSub,
+    read_only_rootfs_and_tmpfs_as_root: Root,
+);
+
+fn bind_mounts(user: User) {
+    let cx = busybox(user);
+    let shared = cx.work().join("shared");
+    fs_err::create_dir_all(&shared).unwrap();
+    fs_err::write(shared.join("from-host"), b"host\n").unwrap();
+    crate::support::chown_to(&shared, user);
+    let spec = format!("{}:/data", shared.display());
+    let out = cx.ok([
+        "run",
+        "--rm",
+        "-v",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/from-host; echo ctr > /data/from-ctr; stat -c %u /data/from-host",
+    ]);
+    assert_eq!(out, "host\n0\n");
+    // Written as the container's root: owned by the user who ran berth.
+    let written = shared.join("from-ctr");
+    assert_eq!(fs_err::read_to_string(&written).unwrap(), "ctr\n");
+    let owner = std::os::unix::fs::MetadataExt::uid(&fs_err::metadata(&written).unwrap());
+    let expected = if user == User::Root {
+        0
+    } else {
+        host_uid(user)
+    };
+    assert_eq!(owner, expected);
+
+    // :ro and --mount readonly.
+    let spec_ro = format!("{}:/data:ro", shared.display());
+    let run = cx.run([
+        "run",
+        "--rm",
+        "-v",
+        &spec_ro,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/from-ctr; echo no > /data/x",
+    ]);
+    expect_code(&run, 1);
+    assert_eq!(run.stdout(), "ctr\n");
+    expect_stderr(&run, "Read-only file system");
+    let mount = format!(
+        "type=bind,source={},target=/data,readonly",
+        shared.display()
+    );
+    let run = cx.run([
+        "run",
+        "--rm",
+        "--mount",
+        &mount,
+        "busybox",
+        "sh",
+        "-c",
+        "echo no > /data/x",
+    ]);
+    expect_code(&run, 1);
+    assert!(!shared.join("x").exists());
+    // --mount refuses a missing source; -v creates it.
+    let missing = cx.work().join("missing");
+    let mount = format!("type=bind,source={},target=/data", missing.display());
+    cx.run(["run", "--rm", "--mount", &mount, "busybox", "true"])
+        .failure_with("bind source path does not exist");
+    let spec = format!("{}:/data", missing.display());
+    cx.ok(["run", "--rm", "-v", &spec, "busybox", "true"]);
+    assert!(missing.is_dir());
+
+    // inspect shows the bind.
+    let spec = format!("{}:/data:ro", shared.display());
+    cx.ok(["create", "--name", "binder", "-v", &spec, "busybox", "true"]);
+    let info = inspect(&cx, "binder");
+    assert_eq!(info["Mounts"][0]["Type"], "bind");
+    assert_eq!(info["Mounts"][0]["Source"], shared.display().to_string());
+    assert_eq!(info["Mounts"][0]["Destination"], "/data");
+    assert_eq!(info["Mounts"][0]["RW"], false);
+    assert_eq!(info["HostConfig"]["Binds"][0], spec);
+}
+
+as_users!(bind_mounts =>
+    bind_mounts_rw_and_ro_as_sub: Sub,
+    bind_mounts_rw_and_ro_as_nosub: NoSub,
+    bind_mounts_rw_and_ro_as_root: Root,
+);
+
+fn volumes(user: User) {
+    let cx = busybox(user);
+    // A named volume is filled from the image on first use, and outlives its containers.
+    let out = cx.ok([
+        "run",
+        "--rm",
+        "-v",
+        "etcvol:/etc",
+        "busybox",
+        "sh",
+        "-c",
+        "busybox head -n1 /etc/passwd; echo kept > /etc/added",
+    ]);
+    assert_eq!(out, "root:x:0:0:root:/root:/bin/sh\n");
+    assert_eq!(
+        cx.ok([
+            "run",
+            "--rm",
+            "-v",
+            "etcvol:/elsewhere",
+            "busybox",
+            "cat",
+            "/elsewhere/added"
+        ]),
+        "kept\n"
+    );
+    assert!(volume_dirs(&cx).contains(&"etcvol".to_owned()));
+    let mount = "type=volume,source=etcvol,target=/v,readonly";
+    let run = cx.run([
+        "run",
+        "--rm",
+        "--mount",
+        mount,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /v/added; echo x > /v/y",
+    ]);
+    expect_code(&run, 1);
+    assert_eq!(run.stdout(), "kept\n");
+
+    // An image's VOLUME gets an anonymous volume, filled from the image (owners kept).
+    let tar = busybox_with(|t| {
+        t.dir("data", 0o755)
+            .file_owned("data/seed", 0o644, 1000, 1000, b"seed\n")
+    });
+    import_with(&cx, &tar, "volimg", &["VOLUME /data"]);
+    let before = volume_dirs(&cx);
+    let id = cx
+        .ok([
+            "run",
+            "-d",
+            "volimg",
+            "sh",
+            "-c",
+            "cat /data/seed; stat -c %u /data/seed; echo new > /data/new",
+        ])
+        .trim()
+        .to_owned();
+    assert_eq!(cx.ok(["wait", &id]), "0\n");
+    let expected_owner = if user == User::NoSub { "0" } else { "1000" };
+    assert_eq!(cx.ok(["logs", &id]), format!("seed\n{expected_owner}\n"));
+    let info = inspect(&cx, &id);
+    let mount = &info["Mounts"][0];
+    assert_eq!(mount["Type"], "volume");
+    assert_eq!(mount["Destination"], "/data");
+    let anonymous = mount["Name"].as_str().unwrap().to_owned();
+    assert!(is_container_id(&anonymous), "{info}");
+    let data = PathBuf::from(mount["Source"].as_str().unwrap());
+    assert_eq!(fs_err::read_to_string(data.join("new")).unwrap(), "new\n");
+    assert!(!before.contains(&anonymous));
+    // A named volume over the image's VOLUME: no anonymous one.
+    cx.ok([
+        "run",
+        "--rm",
+        "-v",
+        "named:/data",
+        "volimg",
+        "cat",
+        "/data/seed",
+    ]);
+
+    // -v /path: anonymous; rm keeps it, rm -v removes it.
+    let id = cx.ok([
+        "run",
+        "-d",
+        "-v",
+        "/anon",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a > /anon/f",
+    ]);
+    let id = id.trim();
+    assert_eq!(cx.ok(["wait", id]), "0\n");
+    let anon = inspect(&cx, id)["Mounts"][0]["Name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(volume_dirs(&cx).contains(&anon));
+    cx.ok(["rm", "-v", id]);
+    assert!(!volume_dirs(&cx).contains(&anon), "{:?}", volume_dirs(&cx));
+    let id = cx.ok(["run", "-d", "-v", "/anon", "busybox", "true"]);
+    let id = id.trim();
+    assert_eq!(cx.ok(["wait", id]), "0\n");
+    let anon = inspect(&cx, id)["Mounts"][0]["Name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cx.ok(["rm", id]);
+    assert!(volume_dirs(&cx).contains(&anon));
+    // Named volumes survive rm -v.
+    let id = cx.ok(["run", "-d", "-v", "etcvol:/etc", "busybox", "true"]);
+    let id = id.trim();
+    assert_eq!(cx.ok(["wait", id]), "0\n");
+    cx.ok(["rm", "-v", id]);
+    assert!(volume_dirs(&cx).contains(&"etcvol".to_owned()));
+
+    cx.run(["run", "--rm", "-v", "/a:/b:bogus", "busybox", "true"])
+        .failure_with("invalid volume specification");
+    cx.run(["run", "--rm", "-v", "x:/d", "busybox", "true"])
+        .failure_with("invalid volume name");
+    cx.run([
+        "run", "--rm", "-v", "vv:/d", "--tmpfs", "/d", "busybox", "true",
+    ])
+    .failure_with("Duplicate mount point: /d");
+}
+
+as_users!(volumes =>
+    volumes_named_anonymous_and_from_the_image_as_sub: Sub,
+    volumes_named_anonymous_and_from_the_image_as_nosub: NoSub,
+    volumes_named_anonymous_and_from_the_image_as_root: Root,
+);
+
+/// Docker's `--rm` removes the container's anonymous volumes with it.
+#[test]
+fn rm_flag_removes_anonymous_volumes() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    cx.ok([
+        "run",
+        "--rm",
+        "-v",
+        "/anon",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /anon/f",
+    ]);
+    cx.ok(["run", "--rm", "-v", "keep:/named", "busybox", "true"]);
+    assert_eq!(volume_dirs(&cx), ["keep"], "anonymous volumes left behind");
+    let id = cx.ok(["run", "-d", "--rm", "-v", "/anon", "busybox", "true"]);
+    wait_for("the --rm container to go", Duration::from_secs(10), || {
+        cx.ok(["ps", "-a", "-q"]).is_empty()
+    });
+    assert!(is_container_id(id.trim()));
+    assert_eq!(volume_dirs(&cx), ["keep"], "anonymous volumes left behind");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Security
+// ---------------------------------------------------------------------------------------------
+
+/// A field of /proc/1/status in a container run with `flags`.
+fn status_field(cx: &TestContext, flags: &[&str], field: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    args.extend(["busybox", "cat", "/proc/1/status"]);
+    let out = cx.ok(&args);
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("{field} missing:\n{out}"))
+        .trim()
+        .to_owned()
+}
+
+fn security(user: User) {
+    let cx = busybox(user);
+    // The default: seccomp filter, Docker's capabilities, setuid programs still allowed.
+    assert_eq!(status_field(&cx, &[], "Seccomp"), "2");
+    assert_eq!(status_field(&cx, &[], "NoNewPrivs"), "0");
+    assert_eq!(status_field(&cx, &[], "CapEff"), "00000000a80425fb");
+    let run = cx.run([
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "busybox unshare -U true; echo unshare=$?; busybox mkdir -p /mnt; \
+         busybox mount -t tmpfs none /mnt; echo mount=$?",
+    ]);
+    expect_code(&run, 0);
+    assert_eq!(run.stdout(), "unshare=1\nmount=1\n", "{}", run.describe());
+    expect_stderr(&run, "Operation not permitted");
+
+    assert_eq!(
+        status_field(&cx, &["--security-opt", "seccomp=unconfined"], "Seccomp"),
+        "0"
+    );
+    assert_eq!(
+        status_field(&cx, &["--cap-drop", "ALL"], "CapEff"),
+        "0000000000000000"
+    );
+    assert_eq!(
+        status_field(&cx, &["--cap-drop", "ALL"], "CapBnd"),
+        "0000000000000000"
+    );
+    let with_admin = u64::from_str_radix(
+        &status_field(&cx, &["--cap-add", "SYS_ADMIN"], "CapEff"),
+        16,
+    )
+    .unwrap();
+    assert_ne!(with_admin & (1 << 21), 0, "{with_admin:x}");
+    let without_chown =
+        u64::from_str_radix(&status_field(&cx, &["--cap-drop", "CHOWN"], "CapEff"), 16).unwrap();
+    assert_eq!(without_chown & 1, 0, "{without_chown:x}");
+    assert_eq!(
+        status_field(&cx, &["--security-opt", "no-new-privileges"], "NoNewPrivs"),
+        "1"
+    );
+    // With SYS_ADMIN (and its syscalls) mount works.
+    assert_eq!(
+        cx.ok([
+            "run",
+            "--rm",
+            "--cap-add",
+            "SYS_ADMIN",
+            "busybox",
+            "sh",
+            "-c",
+            "busybox mkdir -p /mnt && busybox mount -t tmpfs none /mnt && echo mounted",
+        ]),
+        "mounted\n"
+    );
+    cx.run(["run", "--rm", "--cap-add", "NOT_A_CAP", "busybox", "true"])
+        .failure_with("NOT_A_CAP");
+
+    // Masked and read-only kernel files.
+    let out = cx.ok([
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "busybox wc -c < /proc/timer_list; busybox wc -c < /proc/kcore 2>/dev/null || echo 0; \
+         ls /sys/firmware | busybox wc -l; \
+         echo x > /proc/sys/kernel/hostname 2>/dev/null; echo procsys=$?; \
+         busybox touch /sys/new 2>/dev/null; echo sys=$?",
+    ]);
+    assert_eq!(out, "0\n0\n0\nprocsys=1\nsys=1\n");
+    let mounts = cx.ok(["run", "--rm", "busybox", "cat", "/proc/mounts"]);
+    let sys = mounts
+        .lines()
+        .find(|l| l.split(' ').nth(1) == Some("/sys"))
+        .unwrap_or_else(|| panic!("{mounts}"));
+    assert!(
+        sys.split(' ').nth(3).unwrap().split(',').any(|o| o == "ro"),
+        "{sys}"
+    );
+    // --privileged: everything, nothing masked.
+    assert_eq!(status_field(&cx, &["--privileged"], "Seccomp"), "0");
+}
+
+as_users!(security =>
+    security_defaults_and_options_as_sub: Sub,
+    security_defaults_and_options_as_nosub: NoSub,
+    security_defaults_and_options_as_root: Root,
+);
+
+// ---------------------------------------------------------------------------------------------
+// 7. Robustness: a monitor killed under a running container
+// ---------------------------------------------------------------------------------------------
+
+fn monitor_killed(user: User) {
+    let cx = busybox(user);
+    let id = cx
+        .ok(["run", "-d", "--name", "orphan", "busybox", "sleep", "1000"])
+        .trim()
+        .to_owned();
+    let pid = inspect(&cx, "orphan")["State"]["Pid"].as_i64().unwrap();
+    assert!(alive(pid));
+    let monitors = monitors_of(&id);
+    assert_eq!(monitors.len(), 1, "{monitors:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(monitors[0]).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for("the monitor to die", Duration::from_secs(5), || {
+        monitors_of(&id).is_empty()
+    });
+    // The container's process lives on, and berth still sees it.
+    assert!(alive(pid));
+    assert!(
+        status_of(&cx, "orphan").starts_with("Up "),
+        "{:?}",
+        ps_all(&cx)
+    );
+    assert_eq!(inspect(&cx, "orphan")["State"]["Running"], true);
+    assert_eq!(cx.ok(["ps", "-q"]), format!("{}\n", &id[..12]));
+
+    // rm -f kills it and leaves no process and no mount.
+    assert_eq!(cx.ok(["rm", "-f", "orphan"]), "orphan\n");
+    wait_for(
+        "the container's process to go",
+        Duration::from_secs(5),
+        || !alive(pid),
+    );
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+    assert_eq!(container_dirs(&cx), Vec::<String>::new());
+    assert_eq!(mounts_mentioning(&id), Vec::<String>::new());
+
+    // A container whose monitor and process were both killed counts as exited (137).
+    let id = cx
+        .ok(["run", "-d", "--name", "gone", "busybox", "sleep", "1000"])
+        .trim()
+        .to_owned();
+    let pid = inspect(&cx, "gone")["State"]["Pid"].as_i64().unwrap();
+    for victim in monitors_of(&id).into_iter().chain([pid]) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(victim).unwrap()),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+    wait_for("the container to die", Duration::from_secs(5), || {
+        !alive(pid)
+    });
+    assert!(
+        status_of(&cx, "gone").starts_with("Exited (137) "),
+        "{:?}",
+        ps_all(&cx)
+    );
+    assert_eq!(cx.ok(["wait", "gone"]), "137\n");
+    // ... and can start again.
+    assert_eq!(cx.ok(["start", "gone"]), "gone\n");
+    assert!(status_of(&cx, "gone").starts_with("Up "));
+    cx.ok(["rm", "-f", "gone"]);
+    wait_for("the monitor to end", Duration::from_secs(5), || {
+        monitors_of(&id).is_empty()
+    });
+    assert_eq!(mounts_mentioning(&id), Vec::<String>::new());
+}
+
+as_users!(monitor_killed =>
+    killed_monitor_leaves_a_removable_container_as_sub: Sub,
+    killed_monitor_leaves_a_removable_container_as_root: Root,
+);
+
+// ---------------------------------------------------------------------------------------------
+// 8. A real distribution: Debian minbase (contrib/ci/minbase.sh)
+// ---------------------------------------------------------------------------------------------
+
+/// The cached minbase tarball, or None (with a note) when the test should skip.
+fn minbase() -> Option<&'static Path> {
+    let path = Path::new(MINBASE);
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("BERTH_TEST_REQUIRE_ROOTLESS").is_none(),
+        "{MINBASE} is missing: run contrib/ci/minbase.sh as root"
+    );
+    eprintln!("skipped: {MINBASE} is missing (run contrib/ci/minbase.sh as root)");
+    None
+}
+
+fn debian(user: User) {
+    let Some(tar) = minbase() else { return };
+    let cx = TestContext::new(user);
+    cx.ok([
+        "import".as_ref(),
+        tar.as_os_str(),
+        "debian:minbase".as_ref(),
+    ]);
+    let out = cx.ok(["run", "--rm", "debian:minbase", "cat", "/etc/os-release"]);
+    assert!(out.contains("ID=debian"), "{out}");
+    assert!(out.contains("bookworm"), "{out}");
+    let out = cx.ok([
+        "run",
+        "--rm",
+        "debian:minbase",
+        "sh",
+        "-c",
+        "id -un; stat -c '%U:%G' /var/mail /etc/shadow /var/cache; echo $HOME",
+    ]);
+    if user == User::NoSub {
+        // Single ID: every file belongs to root.
+        assert_eq!(out, "root\nroot:root\nroot:root\nroot:root\n/root\n");
+        return;
+    }
+    // Group-owned files keep their groups (mail is 8, shadow 42).
+    assert_eq!(out, "root\nroot:mail\nroot:shadow\nroot:root\n/root\n");
+    let out = cx.ok([
+        "run",
+        "--rm",
+        "-u",
+        "nobody",
+        "debian:minbase",
+        "sh",
+        "-c",
+        "id -un; id -u; id -gn; cat /etc/shadow 2>/dev/null || echo denied",
+    ]);
+    assert_eq!(out, "nobody\n65534\nnogroup\ndenied\n");
+    // chown to other IDs, and a user made with useradd, stay across runs of the container.
+    let id = cx
+        .ok([
+            "create",
+            "--name",
+            "owner",
+            "debian:minbase",
+            "sh",
+            "-c",
+            "if [ -e /srv/mine ]; then stat -c %U:%G /srv/mine /home/alice; id alice; \
+             else touch /srv/mine && chown nobody:mail /srv/mine && useradd -u 1234 -m alice; fi",
+        ])
+        .trim()
+        .to_owned();
+    let run = cx.run(["start", "-a", "owner"]);
+    expect_code(&run, 0);
+    assert_eq!(run.stdout(), "");
+    let run = cx.run(["start", "-a", "owner"]);
+    expect_code(&run, 0);
+    assert_eq!(
+        run.stdout(),
+        "nobody:mail\nalice:alice\nuid=1234(alice) gid=1234(alice) groups=1234(alice)\n",
+        "{}",
+        run.describe()
+    );
+    // On the host the file belongs to the matching subordinate ID (or to nobody, as root).
+    let upper = cx
+        .root()
+        .join("containers")
+        .join(&id)
+        .join("upper/srv/mine");
+    let owner = std::os::unix::fs::MetadataExt::uid(&fs_err::metadata(&upper).unwrap());
+    let expected = if user == User::Root {
+        65534
+    } else {
+        let ranges = fs_err::read_to_string("/etc/subuid").unwrap();
+        let start: u32 = ranges
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{}:", user.name())))
+            .and_then(|rest| rest.split(':').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        start + 65534 - 1
+    };
+    assert_eq!(owner, expected, "{}", upper.display());
+    // The user exists only in that container.
+    cx.run(["run", "--rm", "-u", "alice", "debian:minbase", "true"])
+        .failure_with("unable to find user alice");
+    cx.ok(["rm", "owner"]);
+}
+
+as_users!(debian =>
+    debian_minbase_as_sub: Sub,
+    debian_minbase_as_nosub: NoSub,
+    debian_minbase_as_root: Root,
+);
