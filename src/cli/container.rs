@@ -106,6 +106,28 @@ pub struct ContainerCreateArgs {
     pub command: Vec<String>,
 }
 
+/// What `run --help` and the man page say about confinement (kept in step with
+/// `runtime::security` by a test).
+pub const SECURITY_HELP: &str = "\
+Security:
+  Containers get Docker's default capabilities (CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD,
+  NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE),
+  masked and read-only /proc and /sys paths, and berth's default seccomp profile: every system
+  call is refused with EPERM unless allowed, clone3 answers ENOSYS (so libc falls back to
+  clone), clone may not create namespaces, and personality takes only its safe values. Refused
+  by default: add_key keyctl request_key bpf io_uring_enter io_uring_register io_uring_setup
+  perf_event_open userfaultfd create_module delete_module finit_module get_kernel_syms
+  init_module kexec_file_load kexec_load query_module reboot fsconfig fsmount fsopen fspick
+  mount mount_setattr move_mount open_tree pivot_root setns umount umount2 unshare acct
+  adjtimex clock_adjtime clock_settime quotactl quotactl_fd setdomainname sethostname
+  settimeofday stime swapoff swapon syslog name_to_handle_at open_by_handle_at get_mempolicy
+  ioperm iopl kcmp mbind migrate_pages move_pages pidfd_getfd process_madvise set_mempolicy
+  vhangup lookup_dcookie nfsservctl _sysctl sysfs uselib ustat vm86 vm86old.
+  --cap-add re-allows what the capability needs (SYS_ADMIN: mount, unshare, setns…;
+  SYS_PTRACE: kcmp, pidfd_getfd…; SYS_TIME: the clock calls). --privileged and
+  --security-opt seccomp=unconfined turn the profile off; --security-opt no-new-privileges
+  sets the no_new_privs bit.";
+
 /// `container run` / `run`
 #[derive(Debug, clap::Args)]
 pub struct ContainerRunArgs {

@@ -74,7 +74,7 @@ pub enum Command {
     Volume(VolumeCommand),
 
     /// Create and run a new container from an image
-    #[command(disable_help_flag = true)]
+    #[command(disable_help_flag = true, after_long_help = SECURITY_HELP)]
     Run(ContainerRunArgs),
     /// Create a new container
     #[command(disable_help_flag = true)]
@@ -170,7 +170,7 @@ pub enum ImageCommand {
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
     /// Create and run a new container from an image
-    #[command(disable_help_flag = true)]
+    #[command(disable_help_flag = true, after_long_help = SECURITY_HELP)]
     Run(ContainerRunArgs),
     /// Create a new container
     #[command(disable_help_flag = true)]

@@ -81,3 +81,20 @@ fn man_pages_match_the_cli() {
     ]);
     assert!(completions.join("berth.bash").exists() && completions.join("_berth").exists());
 }
+
+/// The man page names every system call the default seccomp profile refuses.
+#[test]
+fn run_help_documents_the_seccomp_profile() {
+    let help = berth::cli::SECURITY_HELP
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for syscall in berth::runtime::security::blocked_syscalls() {
+        assert!(
+            help.split([' ', '.', ',']).any(|word| word == *syscall),
+            "`{syscall}` is refused by the profile but missing from run's help"
+        );
+    }
+    let cx = TestContext::new(User::Root);
+    assert!(cx.ok(["run", "--help"]).contains("seccomp profile"));
+}
