@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then
   contrib/ci/install-test-deps.sh
   contrib/ci/rootless-user.sh
+  contrib/ci/minbase.sh
   export BERTH_TEST_REQUIRE_ROOTLESS=1
 fi
 
