@@ -1538,9 +1538,10 @@ fn bad_references_and_paths_are_refused() {
 
 #[test]
 fn concurrent_load_tag_rmi_leave_a_consistent_store() {
+    // Issue 2: 8 processes looping over load, tag and rm for 30 s leave a consistent store.
     crate::require_users!();
     const WORKERS: usize = 8;
-    const DURATION: Duration = Duration::from_secs(10);
+    const DURATION: Duration = Duration::from_secs(30);
     let cx = TestContext::new(User::Sub);
     // The store exists before the workers start (creating it is not what is tested here).
     cx.import_busybox("busybox:latest");
