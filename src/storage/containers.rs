@@ -297,22 +297,8 @@ impl Store {
 
     /// Removes a container's directory (upper layer, logs, record). Call inside berth's user
     /// namespace: the upper layer holds files of subordinate IDs.
-    pub fn remove_container_dir(&self, _lock: &WriteLock, id: &str) -> Result<()> {
-        let dir = self.container_dir(id);
-        // Hide the record first, so a kill in the middle leaves no half container.
-        let trash = self
-            .paths
-            .tmp()
-            .join(format!("container-{}", util::ids::random_hex(8)));
-        match fs::rename(&dir, &trash) {
-            Ok(()) => util::fs::remove_all(&trash).map_err(io_error("failed to remove", &trash)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(error) => Err(StorageError::Io {
-                action: "failed to remove",
-                path: dir,
-                source: error,
-            }),
-        }
+    pub fn remove_container_dir(&self, lock: &WriteLock, id: &str) -> Result<()> {
+        self.remove_tree(lock, &self.container_dir(id))
     }
 
     /// The layers that containers stand on (kept by garbage collection).

@@ -167,22 +167,7 @@ impl Store {
 
     /// Removes an unpacked layer.
     pub fn remove_layer(&self, lock: &WriteLock, chain_id: &Digest) -> Result<()> {
-        let path = self.paths.layer(chain_id);
-        // Move it aside first, so a kill in the middle leaves debris in tmp/, not a half layer.
-        let trash = self
-            .paths
-            .tmp()
-            .join(format!("trash-{}", util::ids::random_hex(8)));
-        let _ = lock;
-        match fs::rename(&path, &trash) {
-            Ok(()) => util::fs::remove_all(&trash).map_err(io_error("failed to remove", &trash)),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(error) => Err(StorageError::Io {
-                action: "failed to remove",
-                path,
-                source: error,
-            }),
-        }
+        self.remove_tree(lock, &self.paths.layer(chain_id))
     }
 }
 

@@ -216,6 +216,25 @@ impl Store {
         Ok(path)
     }
 
+    /// Removes a directory tree of the store: first renamed into `tmp/` (one atomic step, so a
+    /// kill in the middle leaves debris for the next writer to clear, never half a layer,
+    /// container or volume in place), then deleted. A missing path is not an error.
+    pub fn remove_tree(&self, _lock: &WriteLock, path: &Path) -> Result<()> {
+        let trash = self
+            .paths
+            .tmp()
+            .join(format!("trash-{}", util::ids::random_hex(8)));
+        match fs::rename(path, &trash) {
+            Ok(()) => util::fs::remove_all(&trash).map_err(io_error("failed to remove", &trash)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StorageError::Io {
+                action: "failed to remove",
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
     /// Reads and parses a JSON blob.
     pub fn read_json<T: serde::de::DeserializeOwned>(&self, digest: &Digest) -> Result<T> {
         let bytes = self.read_blob(digest)?;

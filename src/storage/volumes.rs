@@ -94,20 +94,7 @@ impl Store {
     }
 
     /// Removes a volume and its content. Call inside berth's user namespace.
-    pub fn remove_volume(&self, _lock: &WriteLock, name: &str) -> Result<()> {
-        let dir = self.paths.volumes().join(name);
-        let trash = self
-            .paths
-            .tmp()
-            .join(format!("volume-{}", util::ids::random_hex(8)));
-        match fs::rename(&dir, &trash) {
-            Ok(()) => util::fs::remove_all(&trash).map_err(io_error("failed to remove", &trash)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(error) => Err(StorageError::Io {
-                action: "failed to remove",
-                path: dir,
-                source: error,
-            }),
-        }
+    pub fn remove_volume(&self, lock: &WriteLock, name: &str) -> Result<()> {
+        self.remove_tree(lock, &self.paths.volumes().join(name))
     }
 }
