@@ -136,8 +136,10 @@ pub fn monitor_alive(record: &ContainerRecord) -> bool {
 }
 
 /// The record as it really is: a container whose process is gone (its monitor was killed,
-/// or the machine rebooted) is exited, whatever the record last said.
-pub fn reconcile(store: &Store, mut record: ContainerRecord) -> ContainerRecord {
+/// or the machine rebooted) is exited, whatever the record last said. Readers never write
+/// this back: the monitor may be recording the real exit at this very moment, and a stale
+/// copy must not overwrite it.
+pub fn reconcile(_store: &Store, mut record: ContainerRecord) -> ContainerRecord {
     let claims_running = matches!(
         record.state.status,
         Status::Running | Status::Paused | Status::Restarting
@@ -152,7 +154,6 @@ pub fn reconcile(store: &Store, mut record: ContainerRecord) -> ContainerRecord 
         if record.state.finished_at.is_none() {
             record.state.finished_at = Some(chrono::Utc::now());
         }
-        let _ = store.save_container(&record);
     }
     record
 }

@@ -58,6 +58,8 @@ const FORWARDED: [Signal; 6] = [
 pub fn supervise(runtime: &Runtime, id: &str, mut mode: Mode) -> Result<i32, RuntimeError> {
     let record = runtime.store.load_container(id)?;
     let paths = rootfs::paths(&runtime.store, &record);
+    // A previous run that crashed (its monitor killed) left libcontainer's state behind.
+    launch::delete_stale(id, &runtime.state_root);
     let outcome = launch::prepare_namespaces()
         .and_then(|()| rootfs::mount_rootfs(&paths).map(|_| ()))
         .and_then(|()| supervise_mounted(runtime, &record, &paths.merged, &mut mode));
@@ -102,7 +104,21 @@ fn supervise_mounted(
     };
     let netns_path = netns.as_ref().map(|(_, path)| path.clone());
     let etc_files = etc::write_files(&dir, &record.config.hostname, host_network)?;
-    let user = user::resolve(merged, &record.config.user)?;
+    let mut user = user::resolve(merged, &record.config.user)?;
+    if runtime.single_id {
+        // Only our own ID exists in a single-ID namespace: other users and groups cannot be
+        // switched to, and setgroups is denied.
+        if user.uid != 0 || user.gid != 0 {
+            return Err(RuntimeError::User(format!(
+                "cannot run as uid {} gid {}: this user has no subordinate IDs, so only root exists in its containers (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER)",
+                user.uid, user.gid
+            )));
+        }
+        user.additional_gids.clear();
+    }
+    if !record.config.working_dir.is_empty() {
+        ensure_dir_in_root(merged, &record.config.working_dir)?;
+    }
     let mounts = resolve_mounts(runtime, record, merged)?;
     check_command(
         merged,
@@ -282,6 +298,7 @@ fn run_once(
     let mut drain_deadline: Option<Instant> = None;
     let mut stdin_open = forward_stdin;
     let mut buffer = vec![0u8; 64 * 1024];
+    let mut output_closed = false;
     loop {
         if exit.is_none() {
             exit = reap(pid);
@@ -329,13 +346,19 @@ fn run_once(
                 Ok(0) | Err(_) => closed.push(index),
                 Ok(n) => {
                     let chunk = &buffer[..n];
-                    if attached {
-                        let _ = match stream {
+                    if attached && !output_closed {
+                        let written = match stream {
                             Stream::Stdout => std::io::stdout()
                                 .write_all(chunk)
                                 .and_then(|()| std::io::stdout().flush()),
                             Stream::Stderr => std::io::stderr().write_all(chunk),
                         };
+                        // `berth run … | head -1`: once our reader is gone, end the container
+                        // as a pipeline ends its writer.
+                        if written.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+                            output_closed = true;
+                            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                        }
                     }
                     if let Err(error) = log.write_chunk(*stream, chunk) {
                         tracing::warn!(%error, "cannot write the container log");
@@ -602,6 +625,59 @@ fn is_empty_dir(path: &Path) -> bool {
     fs::read_dir(path)
         .map(|mut entries| entries.next().is_none())
         .unwrap_or(false)
+}
+
+/// Creates `path` (and its parents) inside the root filesystem at `root`, never leaving it
+/// (every step resolves in the root), as Docker does for a missing `-w` directory.
+fn ensure_dir_in_root(root: &Path, path: &str) -> Result<(), RuntimeError> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags, mkdirat, openat2};
+    let root_fd = fs::File::open(root).map_err(|e| RuntimeError::io("failed to open", root, e))?;
+    let mut prefix = String::new();
+    for component in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        let parent = if prefix.is_empty() {
+            "/".to_owned()
+        } else {
+            prefix.clone()
+        };
+        prefix = format!("{prefix}/{component}");
+        let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        match openat2(
+            root_fd.as_fd(),
+            prefix.as_str(),
+            flags,
+            Mode::empty(),
+            resolve,
+        ) {
+            Ok(_) => continue,
+            Err(rustix::io::Errno::NOENT) => {}
+            Err(_) => {
+                return Err(RuntimeError::Invalid(format!(
+                    "working directory `{path}`: `{prefix}` is not a directory"
+                )));
+            }
+        }
+        let parent_fd = openat2(
+            root_fd.as_fd(),
+            parent.as_str(),
+            flags,
+            Mode::empty(),
+            resolve,
+        )
+        .map_err(|_| {
+            RuntimeError::Invalid(format!(
+                "working directory `{path}`: cannot open `{parent}`"
+            ))
+        })?;
+        if let Err(errno) = mkdirat(&parent_fd, component, Mode::from_raw_mode(0o755)) {
+            if errno != rustix::io::Errno::EXIST {
+                return Err(RuntimeError::Invalid(format!(
+                    "working directory `{path}`: cannot create `{prefix}`: {errno}"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Docker's 127 and 126: the command must exist in the container and be executable. Looked

@@ -277,7 +277,11 @@ fn inspect_is_docker_shaped() {
     // Top-level inspect looks at containers and images: Docker says "No such object".
     let run = cx.run(["inspect", "nothere"]);
     assert_eq!(run.code(), 1);
-    assert!(run.stderr().contains("No such object: nothere"), "{}", run.describe());
+    assert!(
+        run.stderr().contains("No such object: nothere"),
+        "{}",
+        run.describe()
+    );
     let run = cx.run(["image", "inspect", "nothere"]);
     assert_eq!(run.code(), 1);
     assert!(

@@ -140,7 +140,17 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
                 .clone()
                 .or(image_config.user.clone())
                 .unwrap_or_default(),
-            hostname: args.hostname.clone().unwrap_or_else(|| id[..12].to_owned()),
+            // Docker: the short ID, or the host's name when sharing the host's network.
+            hostname: args.hostname.clone().unwrap_or_else(|| {
+                if network_mode == "host" {
+                    nix::unistd::gethostname()
+                        .ok()
+                        .and_then(|h| h.into_string().ok())
+                        .unwrap_or_else(|| id[..12].to_owned())
+                } else {
+                    id[..12].to_owned()
+                }
+            }),
             labels,
             stop_signal: args
                 .stop_signal

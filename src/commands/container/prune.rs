@@ -27,7 +27,7 @@ pub(crate) fn run(args: ContainerPruneArgs, session: &Session<'_>) -> anyhow::Re
         .iter()
         .map(|r| crate::util::fs::tree_size(&store.container_dir(&r.id).join("upper")))
         .sum();
-    super::rm::remove_records(&store, &stopped, false)?;
+    super::rm::remove_records(&super::runtime(session, store.clone()), &stopped, false)?;
     let mut out = String::new();
     if !stopped.is_empty() {
         out.push_str("Deleted Containers:\n");

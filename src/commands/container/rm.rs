@@ -37,14 +37,19 @@ pub(crate) fn run(args: ContainerRmArgs, session: &Session<'_>) -> anyhow::Resul
         return Ok(status);
     }
     let records: Vec<ContainerRecord> = doomed.iter().map(|(_, r)| r.clone()).collect();
-    let code =
-        crate::userns::run_in_namespace(|| match remove_records(&store, &records, args.volumes) {
+    let code = crate::userns::run_in_namespace(|| {
+        match remove_records(
+            &super::runtime(session, store.clone()),
+            &records,
+            args.volumes,
+        ) {
             Ok(()) => 0,
             Err(error) => {
                 printer.error(&format!("{error:#}"));
                 1
             }
-        })?;
+        }
+    })?;
     if code != 0 {
         return Ok(ExitStatus::FAILURE);
     }
@@ -72,14 +77,17 @@ fn prepare(store: &Store, text: &str, force: bool) -> anyhow::Result<ContainerRe
     Ok(record)
 }
 
-/// Removes the containers' directories (and with `volumes`, their anonymous volumes).
+/// Removes the containers' directories (and with `volumes`, their anonymous volumes), and
+/// whatever libcontainer state a crashed run left.
 pub(super) fn remove_records(
-    store: &Store,
+    runtime: &crate::runtime::Runtime,
     records: &[ContainerRecord],
     volumes: bool,
 ) -> anyhow::Result<()> {
+    let store = &runtime.store;
     let lock = store.lock()?;
     for record in records {
+        crate::runtime::launch::delete_stale(&record.id, &runtime.state_root);
         store.remove_container_dir(&lock, &record.id)?;
         if volumes {
             for mount in record.host_config.mounts.iter().filter(|m| m.anonymous) {

@@ -40,7 +40,7 @@ pub(crate) fn run(args: ContainerRunArgs, session: &Session<'_>) -> anyhow::Resu
         Ok(Some(code)) => Ok(ExitStatus(u8::try_from(code & 0xff).unwrap_or(125))),
         Err(error) => {
             // Nothing half-created stays behind a failed run.
-            let _ = super::rm::remove_records(&runtime.store, std::slice::from_ref(&record), true);
+            let _ = super::rm::remove_records(&runtime, std::slice::from_ref(&record), true);
             let code = error.exit_code();
             Ok(fail(session, &anyhow::Error::from(error), code))
         }

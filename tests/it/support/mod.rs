@@ -140,26 +140,36 @@ impl TestContext {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
+        let env: Vec<(&str, std::ffi::OsString)> = vec![
+            (
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ),
+            ("HOME", self.dir.path().join("home").into()),
+            ("XDG_RUNTIME_DIR", self.dir.path().join("run").into()),
+            ("BERTH_ROOT", self.root().into()),
+            ("TZ", "UTC".into()),
+            ("NO_COLOR", "1".into()),
+            ("COLUMNS", "100".into()),
+        ];
         let mut command = if self.user == User::Root {
             Command::new(berth_binary())
         } else {
+            // runuser resets HOME (and more) for the target user: pass ours through env(1).
             let mut c = Command::new("runuser");
-            c.args(["-u", self.user.name(), "--"]).arg(berth_binary());
+            c.args(["-u", self.user.name(), "--", "/usr/bin/env"]);
+            for (key, value) in &env {
+                let mut pair = std::ffi::OsString::from(format!("{key}="));
+                pair.push(value);
+                c.arg(pair);
+            }
+            c.arg(berth_binary());
             c
         };
         command
             .args(args)
             .env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .env("HOME", self.dir.path().join("home"))
-            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
-            .env("BERTH_ROOT", self.root())
-            .env("TZ", "UTC")
-            .env("NO_COLOR", "1")
-            .env("COLUMNS", "100")
+            .envs(env.iter().map(|(k, v)| (*k, v)))
             .current_dir(self.dir.path())
             .stdin(Stdio::null());
         command
