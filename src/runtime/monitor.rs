@@ -137,6 +137,7 @@ fn supervise_mounted(
     };
     let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .unwrap_or((1024, 1024));
+    let bounding = spec::bounding_capabilities();
     let spec = spec::build(&SpecInputs {
         record,
         rootfs: merged,
@@ -147,6 +148,7 @@ fn supervise_mounted(
         single_id: runtime.single_id,
         nofile: (nofile.1, nofile.1),
         init: init.as_deref(),
+        bounding: &bounding,
         limits: record.host_config.resources.any()
             && super::limits_unavailable(&record.host_config.resources).is_none(),
     })?;

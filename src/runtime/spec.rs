@@ -53,6 +53,15 @@ pub struct SpecInputs<'a> {
     pub init: Option<&'a Path>,
     /// Apply the record's resource limits (the cgroup tree allows it).
     pub limits: bool,
+    /// The capabilities in our own bounding set (`CAP_…` names).
+    pub bounding: &'a [String],
+}
+
+/// The `CAP_…` names in this process's bounding set.
+pub fn bounding_capabilities() -> Vec<String> {
+    caps::read(None, caps::CapSet::Bounding)
+        .map(|set| set.into_iter().map(|cap| cap.to_string()).collect())
+        .unwrap_or_default()
 }
 
 /// Where `--init` puts its init in the container (on the /dev tmpfs, so any image works).
@@ -85,8 +94,11 @@ pub fn build(inputs: &SpecInputs<'_>) -> Result<Spec, RuntimeError> {
     if record.config.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".to_owned());
     }
-    let capabilities = security::capability_set(&host.cap_add, &host.cap_drop, host.privileged)
+    let mut capabilities = security::capability_set(&host.cap_add, &host.cap_drop, host.privileged)
         .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    // A container cannot get capabilities we do not have ourselves (capset would fail):
+    // --privileged means all of ours, as in podman.
+    capabilities.retain(|cap| inputs.bounding.contains(&security::capability_name(*cap)));
     let caps_json =
         serde_json::to_value(security::linux_capabilities(&capabilities)).unwrap_or(Value::Null);
     let no_new_privileges = host.security_opt.iter().any(|o| {
