@@ -139,12 +139,22 @@ pub fn monitor_alive(record: &ContainerRecord) -> bool {
 /// or the machine rebooted) is exited, whatever the record last said. Readers never write
 /// this back: the monitor may be recording the real exit at this very moment, and a stale
 /// copy must not overwrite it.
-pub fn reconcile(_store: &Store, mut record: ContainerRecord) -> ContainerRecord {
+pub fn reconcile(store: &Store, mut record: ContainerRecord) -> ContainerRecord {
     let claims_running = matches!(
         record.state.status,
         Status::Running | Status::Paused | Status::Restarting
     );
     if claims_running && !is_running(&record) && !monitor_alive(&record) {
+        // Our copy may predate the monitor's last write: it records the exit, then ends.
+        if let Ok(fresh) = store.load_container(&record.id) {
+            if !matches!(
+                fresh.state.status,
+                Status::Running | Status::Paused | Status::Restarting
+            ) {
+                return fresh;
+            }
+            record = fresh;
+        }
         record.state.status = Status::Exited;
         record.state.pid = None;
         if record.state.exit_code.is_none() {

@@ -438,57 +438,45 @@ fn reap(init: Pid) -> Option<i32> {
 /// A detached container's monitor lives as long as the container, but most of the code it ran
 /// to get there (argument parsing, the spec, libcontainer) it will not run again. Unmapping
 /// the read-only, executable file mappings lets the kernel map back only the pages the relay
-/// loop uses. Safe: clean read-only pages are never written, so dropping them only means
-/// re-reading them from the page cache on next use.
+/// loop uses.
 fn release_startup_code() {
     // SAFETY: malloc_trim only returns free heap memory to the kernel.
     unsafe { libc::malloc_trim(0) };
-    let smaps = fs::read_to_string("/proc/self/smaps").unwrap_or_default();
-    let mut candidate: Option<(usize, usize)> = None;
-    for line in smaps.lines() {
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let exe = exe.to_string_lossy().into_owned();
+    let maps = fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    for line in maps.lines() {
         let mut fields = line.split_whitespace();
-        let Some(first) = fields.next() else { continue };
-        if let Some((start, end)) = first
-            .split_once('-')
-            .filter(|(s, _)| s.chars().all(|c| c.is_ascii_hexdigit()))
-        {
-            // A mapping's header: keep it only if it is a read-only file mapping.
-            let perms = fields.next().unwrap_or("");
-            let path = fields.nth(3).unwrap_or("");
-            candidate = match (
-                usize::from_str_radix(start, 16),
-                usize::from_str_radix(end, 16),
-            ) {
-                (Ok(start), Ok(end))
-                    if (perms == "r-xp" || perms == "r--p") && path.starts_with('/') =>
-                {
-                    Some((start, end))
-                }
-                _ => None,
-            };
-        } else if first == "Private_Dirty:" {
-            // Relocated (RELRO) pages are private and dirty: dropping them would lose the
-            // relocations. Only clean mappings are dropped.
-            let dirty = fields
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(1);
-            if let (Some((start, end)), 0) = (candidate.take(), dirty) {
-                let Some(pointer) = std::ptr::NonNull::new(start as *mut std::ffi::c_void) else {
-                    continue;
-                };
-                // SAFETY: a clean, read-only, file-backed private mapping of ours, as
-                // /proc/self/smaps lists it: MADV_DONTNEED only drops its pages, which fault
-                // back in from the file unchanged when used.
-                let _ = unsafe {
-                    nix::sys::mman::madvise(
-                        pointer,
-                        end - start,
-                        nix::sys::mman::MmapAdvise::MADV_DONTNEED,
-                    )
-                };
-            }
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        // Only our own executable's code: never written, so dropping it is only re-reading it.
+        if perms != "r-xp" || fields.nth(3) != Some(exe.as_str()) {
+            continue;
         }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        let Some(pointer) = std::ptr::NonNull::new(start as *mut std::ffi::c_void) else {
+            continue;
+        };
+        // SAFETY: the range is our executable's read-only code mapping, as /proc/self/maps
+        // lists it; MADV_DONTNEED only drops its pages, which fault back in unchanged.
+        let _ = unsafe {
+            nix::sys::mman::madvise(
+                pointer,
+                end - start,
+                nix::sys::mman::MmapAdvise::MADV_DONTNEED,
+            )
+        };
     }
 }
 

@@ -85,6 +85,9 @@ pub(super) fn remove_records(
     volumes: bool,
 ) -> anyhow::Result<()> {
     let store = &runtime.store;
+    // libcontainer removes a container's cgroup through the manager that created it: give it
+    // the same view of /sys/fs/cgroup as the monitor had.
+    let _ = crate::runtime::launch::prepare_namespaces();
     let lock = store.lock()?;
     for record in records {
         crate::runtime::launch::delete_stale(&record.id, &runtime.state_root);
