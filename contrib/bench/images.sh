@@ -52,8 +52,11 @@ ls -l "$WORK/big.tar"
 median() { jq -r '.results[0].median * 1000' "$1"; }
 bench() { # name, berth command, podman command [, berth prepare, podman prepare]
   local name=$1 berth=$2 podman=$3 bprep=${4:-true} pprep=${5:-true}
-  as_user hyperfine -w 1 -r "$RUNS" --prepare "$bprep" --export-json "$WORK/b.json" "$berth" >/dev/null
-  as_user hyperfine -w 1 -r "$RUNS" --prepare "$pprep" --export-json "$WORK/p.json" "$podman" >/dev/null
+  # Fast commands without a prepare step run without a shell (-N): its start-up would swamp them.
+  local shell_flag=()
+  [ "$bprep" = true ] && [ "$pprep" = true ] && shell_flag=(-N)
+  as_user hyperfine "${shell_flag[@]}" -w 1 -r "$RUNS" --prepare "$bprep" --export-json "$WORK/b.json" "$berth" >/dev/null 2>&1
+  as_user hyperfine "${shell_flag[@]}" -w 1 -r "$RUNS" --prepare "$pprep" --export-json "$WORK/p.json" "$podman" >/dev/null 2>&1
   local b p
   b=$(median "$WORK/b.json"); p=$(median "$WORK/p.json")
   printf '%-28s berth %8.1f ms   podman %8.1f ms   ratio %.3f\n' "$name" "$b" "$p" "$(echo "$b/$p" | bc -l)"
