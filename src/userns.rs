@@ -200,11 +200,7 @@ pub enum Entered {
 pub fn enter() -> Result<Entered> {
     match plan() {
         Plan::Root => {
-            unshare(CloneFlags::CLONE_NEWNS).map_err(|source| UsernsError::Sys {
-                action: "unshare(CLONE_NEWNS)",
-                source,
-            })?;
-            make_mounts_private()?;
+            private_mount_namespace()?;
             Ok(Entered::Root)
         }
         Plan::Nested => Ok(Entered::Nested),
@@ -348,6 +344,16 @@ pub fn probe_in_namespace(probe: impl FnOnce() -> u8) -> Option<u8> {
         },
         Err(_) => None,
     }
+}
+
+/// Moves this process into a mount namespace of its own whose mounts never propagate to the
+/// host (or the host's into it).
+pub fn private_mount_namespace() -> Result<()> {
+    unshare(CloneFlags::CLONE_NEWNS).map_err(|source| UsernsError::Sys {
+        action: "unshare(CLONE_NEWNS)",
+        source,
+    })?;
+    make_mounts_private()
 }
 
 /// Stops our mounts from propagating to the host (and the host's into us).

@@ -92,6 +92,16 @@ fn render_table(
     Ok(super::table::render(&text))
 }
 
+/// The `header_for` of a listing from its (field, column header) pairs: Docker's names.
+pub fn headers(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |field| {
+        pairs
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, header)| (*header).to_owned())
+    }
+}
+
 /// A parsed template.
 #[derive(Debug, Clone)]
 pub struct Template {

@@ -32,15 +32,7 @@ pub struct Stdio {
 /// /sys/fs/cgroup. On hybrid (v1) hosts libcgroups would otherwise pick its v1 manager, which
 /// fails with EACCES as root of a user namespace; its v2 manager skips what it may not write.
 pub fn prepare_namespaces() -> Result<(), RuntimeError> {
-    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| RuntimeError::Sys("unshare(CLONE_NEWNS)", e))?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|e| RuntimeError::Sys("making / private", e))?;
+    crate::userns::private_mount_namespace().map_err(|e| RuntimeError::Invalid(e.to_string()))?;
     if unshare(CloneFlags::CLONE_NEWCGROUP).is_ok() {
         let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         if let Err(errno) = mount(

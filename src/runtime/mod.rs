@@ -197,7 +197,7 @@ pub fn stop(
         kill(&record, Signal::SIGKILL)?;
         wait_for_exit(&record, Duration::from_secs(10));
     }
-    wait_for_record(store, id, Duration::from_secs(5));
+    wait_for_record(store, id, Some(Duration::from_secs(5)));
     Ok(())
 }
 
@@ -240,9 +240,15 @@ pub fn wait_for_exit(record: &ContainerRecord, timeout: Duration) -> bool {
     }
 }
 
-/// Waits until the monitor has recorded the end (or is gone itself).
-pub fn wait_for_record(store: &Store, id: &str, timeout: Duration) -> Option<ContainerRecord> {
-    let deadline = Instant::now() + timeout;
+/// Waits until the monitor has recorded the end (or is gone itself), at most `timeout`
+/// (`None`: as long as it takes).
+pub fn wait_for_record(
+    store: &Store,
+    id: &str,
+    timeout: Option<Duration>,
+) -> Option<ContainerRecord> {
+    let started = Instant::now();
+    let deadline = timeout.map(|t| started + t);
     let mut pause = Duration::from_millis(1);
     loop {
         let record = store.load_container(id).ok()?;
@@ -250,12 +256,19 @@ pub fn wait_for_record(store: &Store, id: &str, timeout: Duration) -> Option<Con
             record.state.status,
             Status::Running | Status::Paused | Status::Restarting
         );
-        if settled || !monitor_alive(&record) || Instant::now() >= deadline {
+        let orphaned = !monitor_alive(&record) && !is_running(&record);
+        if settled || orphaned || deadline.is_some_and(|d| Instant::now() >= d) {
             return Some(reconcile(store, record));
         }
-        // The monitor records the end within a millisecond or two of the exit.
+        // The monitor records the end within a millisecond or two of the exit; a long wait
+        // (`berth wait` on a server) need not read the record a hundred times a second.
         std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(10));
+        let cap = if started.elapsed() < Duration::from_secs(1) {
+            10
+        } else {
+            100
+        };
+        pause = (pause * 2).min(Duration::from_millis(cap));
     }
 }
 

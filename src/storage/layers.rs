@@ -78,14 +78,7 @@ impl Store {
         let diff = work.join("diff");
         fs::create_dir(&diff).map_err(io_error("failed to create", &diff))?;
 
-        let file = self.open_blob(blob)?;
-        let reader = decompress(BufReader::with_capacity(256 * 1024, file)).map_err(|source| {
-            StorageError::LayerRead {
-                digest: blob.clone(),
-                source,
-            }
-        })?;
-        let mut hasher = Hasher::new(reader);
+        let mut hasher = self.open_layer_stream(blob)?;
         let stats = unpack::unpack_layer(&mut hasher, &diff, options).map_err(|source| {
             StorageError::Unpack {
                 digest: blob.clone(),
@@ -136,12 +129,8 @@ impl Store {
         Ok(meta)
     }
 
-    /// Checks that a layer blob decompresses to `diff_id`. Free for uncompressed blobs: their
-    /// name was verified when they were stored.
-    fn verify_diff_id(&self, blob: &Digest, diff_id: &Digest) -> Result<()> {
-        if blob == diff_id {
-            return Ok(());
-        }
+    /// A layer blob's uncompressed tar stream, hashed as it is read (the hash is its diff ID).
+    fn open_layer_stream(&self, blob: &Digest) -> Result<Hasher<Box<dyn Read>>> {
         let file = self.open_blob(blob)?;
         let reader = decompress(BufReader::with_capacity(256 * 1024, file)).map_err(|source| {
             StorageError::LayerRead {
@@ -149,7 +138,16 @@ impl Store {
                 source,
             }
         })?;
-        let mut hasher = Hasher::new(reader);
+        Ok(Hasher::new(reader))
+    }
+
+    /// Checks that a layer blob decompresses to `diff_id`. Free for uncompressed blobs: their
+    /// name was verified when they were stored.
+    fn verify_diff_id(&self, blob: &Digest, diff_id: &Digest) -> Result<()> {
+        if blob == diff_id {
+            return Ok(());
+        }
+        let mut hasher = self.open_layer_stream(blob)?;
         io::copy(&mut hasher, &mut io::sink()).map_err(|source| StorageError::LayerRead {
             digest: blob.clone(),
             source,

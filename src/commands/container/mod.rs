@@ -54,6 +54,32 @@ pub(crate) fn resolve(store: &Store, text: &str) -> anyhow::Result<ContainerReco
     }
 }
 
+/// Docker's way with several container arguments: each one on its own, `act` returning the
+/// line to print (usually the argument itself), the error printed otherwise; exit 1 if any
+/// failed.
+pub(crate) fn for_each_container(
+    session: &Session<'_>,
+    texts: &[String],
+    mut act: impl FnMut(&Store, ContainerRecord, &str) -> anyhow::Result<String>,
+) -> super::ExitStatus {
+    let store = existing_store(session);
+    let mut status = super::ExitStatus::SUCCESS;
+    for text in texts {
+        let outcome = store
+            .as_ref()
+            .ok_or_else(|| anyhow::Error::from(NoSuchContainer(text.clone())))
+            .and_then(|store| act(store, resolve(store, text)?, text));
+        match outcome {
+            Ok(line) => session.cx.printer.line(&line),
+            Err(error) => {
+                session.cx.printer.error(&format!("{error:#}"));
+                status = super::ExitStatus::FAILURE;
+            }
+        }
+    }
+    status
+}
+
 /// The store, only if it exists (read-only commands on a fresh machine).
 pub(crate) fn existing_store(session: &Session<'_>) -> Option<Store> {
     Store::open_existing(&session.cx.root)

@@ -84,27 +84,21 @@ pub(crate) fn run(args: ContainerLsArgs, session: &Session<'_>) -> anyhow::Resul
         return Ok(ExitStatus::SUCCESS);
     }
     let default = if args.size { SIZE_TABLE } else { DEFAULT_TABLE };
-    let header = |field: &str| {
-        Some(
-            match field {
-                "ID" => "CONTAINER ID",
-                "Image" => "IMAGE",
-                "Command" => "COMMAND",
-                "CreatedAt" => "CREATED AT",
-                "RunningFor" => "CREATED",
-                "Status" => "STATUS",
-                "State" => "STATE",
-                "Ports" => "PORTS",
-                "Names" => "NAMES",
-                "Labels" => "LABELS",
-                "Mounts" => "MOUNTS",
-                "Networks" => "NETWORKS",
-                "Size" => "SIZE",
-                _ => return None,
-            }
-            .to_owned(),
-        )
-    };
+    let header = crate::output::format::headers(&[
+        ("ID", "CONTAINER ID"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("CreatedAt", "CREATED AT"),
+        ("RunningFor", "CREATED"),
+        ("Status", "STATUS"),
+        ("State", "STATE"),
+        ("Ports", "PORTS"),
+        ("Names", "NAMES"),
+        ("Labels", "LABELS"),
+        ("Mounts", "MOUNTS"),
+        ("Networks", "NETWORKS"),
+        ("Size", "SIZE"),
+    ]);
     session
         .cx
         .printer

@@ -72,7 +72,7 @@ fn prepare(store: &Store, text: &str, force: bool) -> anyhow::Result<ContainerRe
         store.update_container(&record.id, |r| r.state.stop_requested = true)?;
         runtime::kill(&record, Signal::SIGKILL)?;
         runtime::wait_for_exit(&record, Duration::from_secs(10));
-        runtime::wait_for_record(store, &record.id, Duration::from_secs(5));
+        runtime::wait_for_record(store, &record.id, Some(Duration::from_secs(5)));
     }
     Ok(record)
 }

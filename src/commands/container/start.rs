@@ -31,21 +31,14 @@ pub(crate) fn run(args: ContainerStartArgs, session: &Session<'_>) -> anyhow::Re
             }
         };
     }
-    let mut status = ExitStatus::SUCCESS;
-    for text in &args.containers {
-        let started = resolve(&runtime.store, text).and_then(|record| {
+    Ok(super::for_each_container(
+        session,
+        &args.containers,
+        |_, record, text| {
             if !rt::is_running(&record) {
                 monitor::spawn_monitor(&runtime, &record.id)?;
             }
-            Ok(())
-        });
-        match started {
-            Ok(()) => session.cx.printer.line(text),
-            Err(error) => {
-                session.cx.printer.error(&format!("{error:#}"));
-                status = ExitStatus::FAILURE;
-            }
-        }
-    }
-    Ok(status)
+            Ok(text.to_owned())
+        },
+    ))
 }

@@ -69,22 +69,17 @@ pub(crate) fn run(args: ContainerStatsArgs, session: &Session<'_>) -> anyhow::Re
             })
         })
         .collect();
-    let header = |field: &str| {
-        Some(
-            match field {
-                "ID" | "Container" => "CONTAINER ID",
-                "Name" => "NAME",
-                "CPUPerc" => "CPU %",
-                "MemUsage" => "MEM USAGE / LIMIT",
-                "MemPerc" => "MEM %",
-                "NetIO" => "NET I/O",
-                "BlockIO" => "BLOCK I/O",
-                "PIDs" => "PIDS",
-                _ => return None,
-            }
-            .to_owned(),
-        )
-    };
+    let header = crate::output::format::headers(&[
+        ("ID", "CONTAINER ID"),
+        ("Container", "CONTAINER ID"),
+        ("Name", "NAME"),
+        ("CPUPerc", "CPU %"),
+        ("MemUsage", "MEM USAGE / LIMIT"),
+        ("MemPerc", "MEM %"),
+        ("NetIO", "NET I/O"),
+        ("BlockIO", "BLOCK I/O"),
+        ("PIDs", "PIDS"),
+    ]);
     session
         .cx
         .printer

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::super::{ExitStatus, Session};
-use super::{existing_store, resolve};
+use super::for_each_container;
 use crate::cli::ContainerStopArgs;
 use crate::runtime;
 
@@ -26,31 +26,22 @@ fn stop_all(
     session: &Session<'_>,
     restart: bool,
 ) -> anyhow::Result<ExitStatus> {
-    let Some(store) = existing_store(session) else {
-        for text in &args.containers {
-            session
-                .cx
-                .printer
-                .error(&super::NoSuchContainer(text.clone()).to_string());
-        }
-        return Ok(ExitStatus::FAILURE);
-    };
-    let mut status = ExitStatus::SUCCESS;
-    for text in &args.containers {
-        let stopped = resolve(&store, text).and_then(|record| {
+    Ok(for_each_container(
+        session,
+        &args.containers,
+        |store, record, text| {
             let signal = runtime::parse_signal(
                 args.signal.as_deref().unwrap_or(&record.config.stop_signal),
             )?;
             let timeout = Duration::from_secs(u64::from(
                 args.time.or(record.config.stop_timeout).unwrap_or(10),
             ));
-            runtime::stop(&store, &record.id, signal, timeout)?;
+            runtime::stop(store, &record.id, signal, timeout)?;
             if restart {
                 let runtime = super::runtime(session, store.clone());
-                let id = record.id.clone();
                 let code =
                     crate::userns::run_in_namespace(|| {
-                        match runtime::monitor::spawn_monitor(&runtime, &id) {
+                        match runtime::monitor::spawn_monitor(&runtime, &record.id) {
                             Ok(()) => 0,
                             Err(error) => {
                                 session.cx.printer.error(&error.to_string());
@@ -62,15 +53,7 @@ fn stop_all(
                     anyhow::bail!("cannot restart container {text}");
                 }
             }
-            Ok(())
-        });
-        match stopped {
-            Ok(()) => session.cx.printer.line(text),
-            Err(error) => {
-                session.cx.printer.error(&format!("{error:#}"));
-                status = ExitStatus::FAILURE;
-            }
-        }
-    }
-    Ok(status)
+            Ok(text.to_owned())
+        },
+    ))
 }

@@ -62,19 +62,14 @@ pub(crate) fn run(args: ImageHistoryArgs, session: &Session<'_>) -> anyhow::Resu
         session.cx.printer.out(&ids);
         return Ok(ExitStatus::SUCCESS);
     }
-    let header = |field: &str| {
-        Some(
-            match field {
-                "ID" => "IMAGE",
-                "CreatedSince" | "CreatedAt" => "CREATED",
-                "CreatedBy" => "CREATED BY",
-                "Size" => "SIZE",
-                "Comment" => "COMMENT",
-                _ => return None,
-            }
-            .to_owned(),
-        )
-    };
+    let header = crate::output::format::headers(&[
+        ("ID", "IMAGE"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedAt", "CREATED"),
+        ("CreatedBy", "CREATED BY"),
+        ("Size", "SIZE"),
+        ("Comment", "COMMENT"),
+    ]);
     session
         .cx
         .printer

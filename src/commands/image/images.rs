@@ -55,29 +55,29 @@ pub(crate) fn run(args: ImageLsArgs, session: &Session<'_>) -> anyhow::Result<Ex
         Format::Table if args.digests => parse_format(DIGESTS_TABLE)?,
         other => other,
     };
-    let text = render_list(&format, default, &rows, &header_for)?;
+    let text = render_list(
+        &format,
+        default,
+        &rows,
+        &crate::output::format::headers(HEADERS),
+    )?;
     session.cx.printer.out(&text);
     Ok(ExitStatus::SUCCESS)
 }
 
-fn header_for(field: &str) -> Option<String> {
-    Some(
-        match field {
-            "ID" => "IMAGE ID",
-            "CreatedSince" | "CreatedAt" => "CREATED",
-            "Repository" => "REPOSITORY",
-            "Tag" => "TAG",
-            "Digest" => "DIGEST",
-            "Size" => "SIZE",
-            "VirtualSize" => "VIRTUAL SIZE",
-            "SharedSize" => "SHARED SIZE",
-            "UniqueSize" => "UNIQUE SIZE",
-            "Containers" => "CONTAINERS",
-            _ => return None,
-        }
-        .to_owned(),
-    )
-}
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE ID"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED"),
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("Size", "SIZE"),
+    ("VirtualSize", "VIRTUAL SIZE"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("Containers", "CONTAINERS"),
+];
 
 /// One row per name (Docker's listing), or one `<none>` row for an unnamed image.
 fn rows_of(

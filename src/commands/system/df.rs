@@ -58,19 +58,13 @@ pub(crate) fn run(args: SystemDfArgs, session: &Session<'_>) -> anyhow::Result<E
         ),
         row("Build Cache", 0, 0, 0, 0),
     ];
-    let header = |field: &str| {
-        Some(
-            match field {
-                "Type" => "TYPE",
-                "TotalCount" => "TOTAL",
-                "Active" => "ACTIVE",
-                "Size" => "SIZE",
-                "Reclaimable" => "RECLAIMABLE",
-                _ => return None,
-            }
-            .to_owned(),
-        )
-    };
+    let header = crate::output::format::headers(&[
+        ("Type", "TYPE"),
+        ("TotalCount", "TOTAL"),
+        ("Active", "ACTIVE"),
+        ("Size", "SIZE"),
+        ("Reclaimable", "RECLAIMABLE"),
+    ]);
     session
         .cx
         .printer
