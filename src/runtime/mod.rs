@@ -201,42 +201,26 @@ pub fn stop(
     Ok(())
 }
 
-/// Waits until the container's process is gone; returns whether it went in time. Uses a
-/// pidfd, which becomes readable the moment the process exits (no polling delay).
+/// Waits until the container's process is gone; returns whether it went in time.
 pub fn wait_for_exit(record: &ContainerRecord, timeout: Duration) -> bool {
-    let Some(pid) = record.state.pid else {
-        return true;
-    };
-    if !is_running(record) {
-        return true;
-    }
-    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
-        return true;
-    };
-    let Ok(pidfd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) else {
-        return !is_running(record);
-    };
-    // The pid may have been recycled between the check and the open.
-    if !is_running(record) {
-        return true;
-    }
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let wait = rustix::event::Timespec {
-            tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(left.subsec_nanos()),
-        };
-        let mut fds = [rustix::event::PollFd::new(
-            &pidfd,
-            rustix::event::PollFlags::IN,
-        )];
-        match rustix::event::poll(&mut fds, Some(&wait)) {
-            Ok(0) => return false,
-            Ok(_) => return true,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return !is_running(record),
+    match record.state.pid {
+        Some(pid) if is_running(record) => {
+            util::process::wait_for_exit(pid, record.state.pid_start, timeout)
         }
+        _ => true,
+    }
+}
+
+/// Waits (at most ten seconds) for a monitor of an earlier run of `id`, other than the
+/// calling process, to finish: it records the exit first and then unmounts and deletes
+/// libcontainer's state, which must not happen under a new run's feet.
+pub fn wait_for_previous_monitor(store: &Store, id: &str) {
+    let Ok(record) = store.load_container(id) else {
+        return;
+    };
+    let own = i32::try_from(std::process::id()).ok();
+    if let Some(pid) = record.state.monitor_pid.filter(|pid| Some(*pid) != own) {
+        util::process::wait_for_exit(pid, record.state.monitor_start, Duration::from_secs(10));
     }
 }
 

@@ -56,6 +56,7 @@ const FORWARDED: [Signal; 6] = [
 
 /// Runs the container `id` to its end (through restarts); returns its last exit code.
 pub fn supervise(runtime: &Runtime, id: &str, mut mode: Mode) -> Result<i32, RuntimeError> {
+    super::wait_for_previous_monitor(&runtime.store, id);
     let record = runtime.store.load_container(id)?;
     let paths = rootfs::paths(&runtime.store, &record);
     // A previous run that crashed (its monitor killed) left libcontainer's state behind.
@@ -737,6 +738,7 @@ pub fn monitor_main(
     // Orphans of the container (double-forked daemons) are reaped by us, not by init.
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let monitor_pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
+    super::wait_for_previous_monitor(&runtime.store, id);
     runtime.store.update_container(id, |r| {
         r.state.monitor_pid = Some(monitor_pid);
         r.state.monitor_start = util::process::start_time(monitor_pid);

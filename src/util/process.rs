@@ -144,6 +144,40 @@ pub fn start_time(pid: i32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// Waits until process `pid` (the one that started at `start`) is gone; returns whether it
+/// went within `timeout`. Uses a pidfd, readable the moment the process exits: no polling.
+pub fn wait_for_exit(pid: i32, start: Option<u64>, timeout: std::time::Duration) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    if !is_same_process(pid, start) {
+        return true;
+    }
+    let Some(raw) = rustix::process::Pid::from_raw(pid) else {
+        return true;
+    };
+    let Ok(pidfd) = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) else {
+        return !is_same_process(pid, start);
+    };
+    // The pid may have been recycled between the check and the open.
+    if !is_same_process(pid, start) {
+        return true;
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let wait = Timespec {
+            tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&wait)) {
+            Ok(0) => return false,
+            Ok(_) => return true,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return !is_same_process(pid, start),
+        }
+    }
+}
+
 /// Whether `pid` is alive and still the process that started at `start` (not a zombie).
 pub fn is_same_process(pid: i32, start: Option<u64>) -> bool {
     let Ok(stat) = fs_err::read_to_string(format!("/proc/{pid}/stat")) else {

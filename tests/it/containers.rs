@@ -2063,21 +2063,20 @@ fn crash(cx: &TestContext, name: &str, process: bool) -> (String, i64) {
     if process {
         victims.push(pid);
     }
-    for victim in victims {
+    for victim in &victims {
         nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(i32::try_from(victim).unwrap()),
+            nix::unistd::Pid::from_raw(i32::try_from(*victim).unwrap()),
             nix::sys::signal::Signal::SIGKILL,
         )
         .unwrap();
     }
-    wait_for("the monitor to die", Duration::from_secs(5), || {
-        monitors_of(&id).is_empty()
-    });
-    if process {
-        wait_for("the container to die", Duration::from_secs(5), || {
-            !alive(pid)
-        });
-    }
+    // A killed monitor loses its command line at once but may spend a while in exit
+    // (state D, tearing down its mount namespace): wait for the processes themselves.
+    wait_for(
+        "the monitor and container to die",
+        Duration::from_secs(5),
+        || victims.iter().all(|victim| !alive(*victim)),
+    );
     (id, pid)
 }
 
