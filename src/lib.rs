@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod dockerfile;
 pub mod env;
 pub mod image;
 pub mod oci;
