@@ -13,6 +13,7 @@
 mod blobs;
 mod check;
 pub mod containers;
+pub mod diff;
 pub mod driver;
 mod gc;
 mod layers;
