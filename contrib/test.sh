@@ -13,6 +13,9 @@ if [ "$(id -u)" = 0 ]; then
   contrib/ci/install-test-deps.sh
   contrib/ci/rootless-user.sh
   contrib/ci/minbase.sh
+  BERTH_MINBASE=/var/cache/berth-test/python.tar \
+    BERTH_MINBASE_INCLUDE=python3,python3-pip,python3-venv,python-is-python3,ca-certificates \
+    contrib/ci/minbase.sh
   export BERTH_TEST_REQUIRE_ROOTLESS=1
 fi
 

@@ -227,6 +227,23 @@ pub fn enter() -> Result<Entered> {
     }
 }
 
+/// Enters the user namespace of the running process `pid` (a container whose network
+/// namespace the caller will join: only a process of the same user namespace may), with a
+/// private mount namespace of our own. As real root, only the mount namespace.
+pub fn enter_alongside(pid: i32) -> Result<Entered> {
+    if matches!(plan(), Plan::Root) {
+        private_mount_namespace()?;
+        return Ok(Entered::Root);
+    }
+    join(pid)?;
+    private_mount_namespace()?;
+    Ok(if is_single_id() {
+        Entered::Single("the namespace joined maps only one ID".to_owned())
+    } else {
+        Entered::Subordinate
+    })
+}
+
 /// Forks the map helper, unshares, waits for the maps. If the helpers fail (e.g. a range
 /// that /etc/subuid does not really grant), falls back to our own single-ID map and returns
 /// the reason.

@@ -6,7 +6,10 @@
 # Tests that need it skip when the tarball is missing, or fail under BERTH_TEST_REQUIRE_ROOTLESS.
 #
 # Environment: BERTH_MINBASE (the tarball's path), BERTH_MINBASE_SUITE (default bookworm),
-# BERTH_MINBASE_MIRROR (default: the first Debian URI of the apt sources).
+# BERTH_MINBASE_MIRROR (default: the first Debian URI of the apt sources),
+# BERTH_MINBASE_INCLUDE (extra packages, comma-separated: the python fixture is this minbase
+# plus python3, python3-pip and python3-venv). The host's CA bundle is copied in, so that
+# HTTPS through this machine's TLS-intercepting proxy works inside.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "minbase.sh: run as root" >&2; exit 1; }
 
@@ -57,12 +60,17 @@ fi
 
 work=$(mktemp -d "$(dirname "$target")/minbase.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-echo "minbase.sh: debootstrap --variant=minbase $suite from $mirror (a few minutes, once)" >&2
-debootstrap --variant=minbase "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+include=${BERTH_MINBASE_INCLUDE:-}
+echo "minbase.sh: debootstrap --variant=minbase ${include:+--include=$include }$suite from $mirror (a few minutes, once)" >&2
+debootstrap --variant=minbase ${include:+--include="$include"} "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2
   echo "minbase.sh: debootstrap failed (the full log was $work/debootstrap.log)" >&2
   exit 1
 }
+if [ -s /etc/ssl/certs/ca-certificates.crt ]; then
+  mkdir -p "$work/rootfs/etc/ssl/certs"
+  cp /etc/ssl/certs/ca-certificates.crt "$work/rootfs/etc/ssl/certs/ca-certificates.crt"
+fi
 rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb "$work/rootfs/var/lib/apt/lists/"* \
   "$work/rootfs/dev/"*
 tar --numeric-owner --xattrs --xattrs-include='security.capability' \

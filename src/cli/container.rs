@@ -64,12 +64,27 @@ pub struct ContainerCreateArgs {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
-    /// Connect a container to a network (none, host)
-    #[arg(long, alias = "net", default_value = "none")]
+    /// Connect a container to a network: pasta (the default), slirp4netns, host, none, container:NAME
+    #[arg(long, alias = "net", default_value = "pasta")]
     pub network: String,
     /// Publish a container's port(s) to the host
-    #[arg(short, long, value_name = "[IP:]HOST:CONTAINER[/PROTO]")]
+    #[arg(short, long, value_name = "[IP:][HOST:]CONTAINER[/PROTO]")]
     pub publish: Vec<String>,
+    /// Publish all exposed ports to random host ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Set custom DNS servers
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long, value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (NAME:IP; IP may be host-gateway)
+    #[arg(long, value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
@@ -327,6 +342,17 @@ pub struct ContainerExecArgs {
         value_name = "COMMAND"
     )]
     pub command: Vec<String>,
+}
+
+/// `container port` / `port`
+#[derive(Debug, clap::Args)]
+pub struct ContainerPortArgs {
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// Only this container port (`80` or `80/tcp`)
+    #[arg(value_name = "PRIVATE_PORT[/PROTO]")]
+    pub port: Option<String>,
 }
 
 /// `container top` / `top`

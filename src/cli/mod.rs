@@ -101,6 +101,8 @@ pub enum Command {
     Exec(ContainerExecArgs),
     /// Display the running processes of a container
     Top(ContainerTopArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(ContainerPortArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(ContainerCpArgs),
     /// Display a live stream of container(s) resource usage statistics
@@ -202,6 +204,8 @@ pub enum ContainerCommand {
     Exec(ContainerExecArgs),
     /// Display the running processes of a container
     Top(ContainerTopArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(ContainerPortArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(ContainerCpArgs),
     /// Display a live stream of container(s) resource usage statistics

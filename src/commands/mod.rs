@@ -36,7 +36,18 @@ impl ExitStatus {
 /// dispatches. Errors are printed here, once.
 pub fn run(command: Command, cx: &Context) -> ExitStatus {
     let entered = if needs_namespace(&command) {
-        match userns::enter() {
+        let alongside = match container::network_owner(&command, cx) {
+            Ok(owner) => owner,
+            Err(error) => {
+                cx.printer.error(&format!("{error:#}"));
+                return ExitStatus::TOOL_ERROR;
+            }
+        };
+        let entry = match alongside {
+            Some(pid) => userns::enter_alongside(pid),
+            None => userns::enter(),
+        };
+        match entry {
             Ok(entered) => {
                 if let Entered::Single(reason) = &entered {
                     cx.printer.warn(&format!(
@@ -112,6 +123,7 @@ fn needs_namespace(command: &Command) -> bool {
         | Command::Rename(_)
         | Command::Exec(_)
         | Command::Top(_)
+        | Command::Port(_)
         | Command::Cp(_)
         | Command::Stats(_)
         | Command::Pause(_)
@@ -179,6 +191,7 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
             ContainerCommand::Rename(args) => container::rename::run(args, session),
             ContainerCommand::Exec(args) => container::exec::run(args, session),
             ContainerCommand::Top(args) => container::top::run(args, session),
+            ContainerCommand::Port(args) => container::port::run(args, session),
             ContainerCommand::Cp(args) => container::cp::run(args, session),
             ContainerCommand::Stats(args) => container::stats::run(args, session),
             ContainerCommand::Pause(args) => container::pause::run(args, session, "pause"),
@@ -225,6 +238,7 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Rename(args) => container::rename::run(args, session),
         Command::Exec(args) => container::exec::run(args, session),
         Command::Top(args) => container::top::run(args, session),
+        Command::Port(args) => container::port::run(args, session),
         Command::Cp(args) => container::cp::run(args, session),
         Command::Stats(args) => container::stats::run(args, session),
         Command::Pause(args) => container::pause::run(args, session, "pause"),

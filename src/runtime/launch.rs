@@ -49,28 +49,13 @@ pub fn prepare_namespaces() -> Result<(), RuntimeError> {
 }
 
 /// Moves this process into a new network namespace with `lo` up (libcontainer leaves it
-/// down), so that the container can join it and pasta or slirp4netns can be attached to it
-/// before the container starts.
-///
-/// The container joins through `/proc/self/fd/N` of an inherited descriptor, not through
-/// `/proc/<our pid>/ns/net`: libcontainer makes its caller non-dumpable, and the /proc files
-/// of a non-dumpable process belong to real root, which a rootless init cannot open.
-pub fn new_network_namespace() -> Result<(OwnedFd, std::path::PathBuf), RuntimeError> {
+/// down). The caller keeps a descriptor of it: the container joins through
+/// `/proc/self/fd/N` of an inherited descriptor, not through `/proc/<our pid>/ns/net`, since
+/// libcontainer makes its caller non-dumpable, and the /proc files of a non-dumpable process
+/// belong to real root, which a rootless init cannot open.
+pub fn new_network_namespace() -> Result<(), RuntimeError> {
     unshare(CloneFlags::CLONE_NEWNET).map_err(|e| RuntimeError::Sys("unshare(CLONE_NEWNET)", e))?;
-    loopback_up()?;
-    let fd = rustix::fs::open(
-        "/proc/self/ns/net",
-        rustix::fs::OFlags::RDONLY,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(|e| {
-        RuntimeError::Sys(
-            "opening /proc/self/ns/net",
-            nix::errno::Errno::from_raw(e.raw_os_error()),
-        )
-    })?;
-    let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-    Ok((fd, path))
+    loopback_up()
 }
 
 fn loopback_up() -> Result<(), RuntimeError> {
@@ -109,7 +94,8 @@ fn loopback_up() -> Result<(), RuntimeError> {
     Ok(())
 }
 
-/// Creates and starts the container described by `bundle/config.json`. The init process is
+/// Creates and starts the container described by `bundle/config.json`; `before_start` runs
+/// between the two (the network must be up before the process starts). The init process is
 /// a child of this process.
 pub fn create_and_start(
     id: &str,
@@ -117,6 +103,7 @@ pub fn create_and_start(
     state_root: &Path,
     stdio: Stdio,
     console_socket: Option<&Path>,
+    before_start: impl FnOnce() -> Result<(), RuntimeError>,
 ) -> Result<Container, RuntimeError> {
     fs_err::create_dir_all(state_root)
         .map_err(|e| RuntimeError::io("failed to create", state_root, e))?;
@@ -132,6 +119,10 @@ pub fn create_and_start(
         .with_detach(true)
         .build()
         .map_err(RuntimeError::libcontainer)?;
+    if let Err(error) = before_start() {
+        let _ = container.delete(true);
+        return Err(error);
+    }
     if let Err(error) = container.start() {
         let _ = container.delete(true);
         return Err(RuntimeError::libcontainer(error));

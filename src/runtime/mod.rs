@@ -11,6 +11,7 @@ pub mod exec;
 pub mod launch;
 pub mod logs;
 pub mod monitor;
+pub mod network;
 pub mod rootfs;
 pub mod security;
 pub mod spec;

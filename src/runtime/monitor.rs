@@ -23,6 +23,7 @@ use nix::unistd::Pid;
 use rustix::event::{PollFd, PollFlags, poll};
 
 use super::logs::{LogWriter, Stream};
+use super::network::{self, Network};
 use super::spec::{ResolvedMount, SpecInputs};
 use super::{Runtime, RuntimeError, console, etc, launch, rootfs, spec, user};
 use crate::storage::containers::{ContainerRecord, Status};
@@ -59,8 +60,10 @@ pub fn supervise(runtime: &Runtime, id: &str, mut mode: Mode) -> Result<i32, Run
     super::wait_for_previous_monitor(&runtime.store, id);
     let record = runtime.store.load_container(id)?;
     let paths = rootfs::paths(&runtime.store, &record);
-    // A previous run that crashed (its monitor killed) left libcontainer's state behind.
+    // A previous run that crashed (its monitor killed) left libcontainer's state behind,
+    // and perhaps its network helper, holding the host ports.
     launch::delete_stale(id, &runtime.state_root);
+    network::end_stale_helper(&record);
     let outcome = launch::prepare_namespaces()
         .and_then(|()| rootfs::mount_rootfs(&paths).map(|_| ()))
         .and_then(|()| supervise_mounted(runtime, &record, &paths.merged, &mut mode));
@@ -97,14 +100,30 @@ fn supervise_mounted(
     mode: &mut Mode,
 ) -> Result<i32, RuntimeError> {
     let dir = runtime.store.container_dir(&record.id);
-    let host_network = record.host_config.network_mode == "host";
-    let netns = if host_network {
-        None
-    } else {
-        Some(launch::new_network_namespace()?)
+    let target = match network::Mode::parse(&record.host_config.network_mode)? {
+        network::Mode::Container(id) => runtime.store.load_container(&id).ok(),
+        _ => None,
     };
-    let netns_path = netns.as_ref().map(|(_, path)| path.clone());
-    let etc_files = etc::write_files(&dir, &record.config.hostname, host_network)?;
+    let mut network = Network::prepare(
+        record,
+        !crate::userns::in_initial_namespace(),
+        target.as_ref(),
+        |id| runtime.store.container_dir(id),
+    )?;
+    let netns_path = network.netns_path();
+    let etc_files = etc::write_files(
+        &dir,
+        &etc::EtcInput {
+            hostname: &record.config.hostname,
+            name: &record.name,
+            addresses: network.addresses(),
+            host_network: network.is_host(),
+            dns: &record.host_config.dns,
+            dns_search: &record.host_config.dns_search,
+            dns_options: &record.host_config.dns_options,
+            extra_hosts: &record.host_config.extra_hosts,
+        },
+    )?;
     let mut user = user::resolve(merged, &record.config.user)?;
     if runtime.single_id {
         // Only our own ID exists in a single-ID namespace: other users and groups cannot be
@@ -160,7 +179,15 @@ fn supervise_mounted(
         LogWriter::open(&dir.join("log.json")).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
     let signals = Signals::install(matches!(mode, Mode::Attached { .. }))?;
     loop {
-        let code = run_once(runtime, record, &dir, mode, &signals, &mut log)?;
+        let code = run_once(
+            runtime,
+            record,
+            &dir,
+            mode,
+            &signals,
+            &mut log,
+            &mut network,
+        )?;
         let latest = runtime.store.load_container(&record.id)?;
         if !should_restart(&latest, code) {
             return Ok(code);
@@ -214,6 +241,7 @@ fn run_once(
     mode: &mut Mode,
     signals: &Signals,
     log: &mut LogWriter,
+    network: &mut Network,
 ) -> Result<i32, RuntimeError> {
     let pipe = || {
         rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -244,15 +272,27 @@ fn run_once(
     } else {
         None
     };
-    let mut container = with_default_sigpipe(|| {
+    // The network helper starts while the container is created; the container's process
+    // starts once the network is up.
+    let short_dir = runtime.state_root.parent().unwrap_or(dir);
+    network.attach(
+        dir,
+        &short_dir.join(format!("slirp-{}.sock", &record.id[..12])),
+    )?;
+    let container = with_default_sigpipe(|| {
         launch::create_and_start(
             &record.id,
             dir,
             &runtime.state_root,
             stdio,
             console.as_ref().map(console::ConsoleSocket::path),
+            || network.ready(),
         )
-    })?;
+    });
+    if container.is_err() {
+        network.release();
+    }
+    let mut container = container?;
     let master = match &console {
         Some(socket) => Some(socket.receive_master(Duration::from_secs(10))?),
         None => None,
@@ -269,6 +309,8 @@ fn run_once(
         r.state.finished_at = None;
         r.state.exit_code = None;
         r.state.error = None;
+        r.state.ports.clone_from(&network.ports);
+        r.state.network_helper = network.helper_process();
     });
     if let Mode::Detached { ready } = mode {
         report(ready, "ok");
@@ -404,8 +446,12 @@ fn run_once(
     let _ = log.flush_partial();
     drop(stdin_writer);
     let code = exit.unwrap_or(137);
+    // The host ports are free before anyone learns of the end.
+    network.release();
     // Record the end before libcontainer's cleanup: `stop` and `wait` are waiting for it.
     let recorded = runtime.store.update_container(&record.id, |r| {
+        r.state.ports.clear();
+        r.state.network_helper = None;
         r.state.status = Status::Exited;
         r.state.exit_code = Some(code);
         r.state.finished_at = Some(Utc::now());
@@ -735,6 +781,10 @@ pub fn monitor_main(
     // SAFETY: the fd number was inherited from `spawn_monitor`, which kept it open for us and
     // nothing else in this process owns it.
     let ready = ready_fd.map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+    // Our helpers (pasta) must not inherit it: `run -d` waits for the pipe to close.
+    if let Some(fd) = &ready {
+        let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC);
+    }
     // Orphans of the container (double-forked daemons) are reaped by us, not by init.
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let monitor_pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);

@@ -131,6 +131,67 @@ pub struct HostConfig {
     /// Resource limits (applied only where the cgroup tree is writable).
     #[serde(default)]
     pub resources: Resources,
+    /// `-p` and `-P` (host port 0: chosen at start).
+    #[serde(default)]
+    pub port_bindings: Vec<PortMapping>,
+    /// `--dns`.
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// `--dns-search`.
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// `--dns-option`.
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// `--add-host NAME:IP`.
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+}
+
+/// One published port (a range is kept as one mapping per port).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    /// Host address to bind; empty for every address.
+    #[serde(default)]
+    pub host_ip: String,
+    /// Host port; 0 until a random one is chosen at start.
+    pub host_port: u16,
+    /// Port inside the container.
+    pub container_port: u16,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+}
+
+impl PortMapping {
+    /// The container side as Docker names it: `80/tcp`.
+    pub fn container_key(&self) -> String {
+        format!("{}/{}", self.container_port, self.protocol)
+    }
+
+    /// The host side as Docker prints it: `0.0.0.0:8000`, `[::1]:8000`.
+    pub fn host_text(&self) -> String {
+        match self.host_ip.as_str() {
+            "" => format!("0.0.0.0:{}", self.host_port),
+            ip if ip.contains(':') => format!("[{ip}]:{}", self.host_port),
+            ip => format!("{ip}:{}", self.host_port),
+        }
+    }
+}
+
+impl std::fmt::Display for PortMapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}->{}", self.host_text(), self.container_key())
+    }
+}
+
+/// A network helper process (pasta, slirp4netns) of a running container, kept so that a later
+/// command can end it if the monitor died.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelperProcess {
+    /// Host pid.
+    pub pid: i32,
+    /// Its start time, to recognise it.
+    pub start: Option<u64>,
 }
 
 /// `--memory`, `--cpus`, `--pids-limit`.
@@ -178,6 +239,12 @@ pub struct State {
     pub stop_requested: bool,
     /// The container was killed by a signal it got from `kill` or OOM (kept for inspect).
     pub oom_killed: bool,
+    /// The published ports of the current run, with the host ports chosen.
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+    /// pasta or slirp4netns of the current run.
+    #[serde(default)]
+    pub network_helper: Option<HelperProcess>,
 }
 
 impl Default for State {
@@ -195,6 +262,8 @@ impl Default for State {
             restart_count: 0,
             stop_requested: false,
             oom_killed: false,
+            ports: Vec::new(),
+            network_helper: None,
         }
     }
 }

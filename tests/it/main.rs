@@ -21,4 +21,5 @@ mod cli;
 mod containers;
 mod images;
 mod layers;
+mod network;
 mod system;

@@ -11,7 +11,7 @@ use super::super::{ExitStatus, Session};
 use crate::cli::ContainerCreateArgs;
 use crate::image::{self, ops};
 use crate::oci::Digest;
-use crate::runtime;
+use crate::runtime::{self, network};
 use crate::storage::containers::{
     ContainerConfig, ContainerRecord, HostConfig, MountSpec, Resources, RestartPolicy, State,
 };
@@ -76,16 +76,41 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
     if let Some(signal) = &args.stop_signal {
         runtime::parse_signal(signal)?;
     }
-    let network_mode = match args.network.as_str() {
-        "none" | "host" => args.network.clone(),
-        other => bail!(
-            "network mode `{other}` is not available yet: use --network none or --network host (rootless networking with pasta is the next milestone)"
-        ),
+    let mut exposed_ports: Vec<String> = image_config
+        .exposed_ports
+        .iter()
+        .flat_map(|p| p.keys().cloned())
+        .collect();
+    exposed_ports.sort();
+
+    let network = network::Mode::parse(&args.network)?;
+    let network = match network {
+        network::Mode::Container(name) => {
+            network::Mode::Container(super::resolve(store, &name)?.id)
+        }
+        other => other,
     };
-    if let Some(port) = args.publish.first() {
+    let mut port_bindings = Vec::new();
+    for text in &args.publish {
+        port_bindings.extend(network::ports::parse_publish(text)?);
+    }
+    if args.publish_all {
+        port_bindings.extend(network::ports::publish_all(&exposed_ports));
+    }
+    if !port_bindings.is_empty() && !network.can_publish() {
         bail!(
-            "cannot publish `{port}`: publishing ports needs the rootless network (pasta), which is not available yet"
+            "cannot publish ports with --network {}: ports are published by the rootless network (pasta or slirp4netns)",
+            args.network
         );
+    }
+    let network_mode = network.as_text();
+    for server in &args.dns {
+        if server.parse::<std::net::IpAddr>().is_err() {
+            bail!("invalid --dns `{server}`: not an IP address");
+        }
+    }
+    for entry in &args.add_host {
+        parse_extra_host(entry)?;
     }
     if args.init && crate::util::process::CATATONIT.find().is_none() {
         bail!(
@@ -109,13 +134,6 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
     if restart.name != "no" && args.rm {
         bail!("conflicting options: cannot specify both --restart and --rm");
     }
-    let mut exposed_ports: Vec<String> = image_config
-        .exposed_ports
-        .iter()
-        .flat_map(|p| p.keys().cloned())
-        .collect();
-    exposed_ports.sort();
-
     let lock = store.lock()?;
     let name = choose_name(store, &lock, args.name.as_deref())?;
     let record = ContainerRecord {
@@ -182,6 +200,11 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
                 }),
                 pids_limit: args.pids_limit,
             },
+            port_bindings,
+            dns: args.dns.clone(),
+            dns_search: args.dns_search.clone(),
+            dns_options: args.dns_option.clone(),
+            extra_hosts: args.add_host.clone(),
         },
         state: State::default(),
     };
@@ -303,6 +326,18 @@ fn environment(
         }
     }
     Ok(env)
+}
+
+/// `--add-host NAME:IP` (or `NAME=IP`); the IP may be `host-gateway`.
+pub(crate) fn parse_extra_host(entry: &str) -> anyhow::Result<(&str, &str)> {
+    let (name, ip) = entry
+        .split_once('=')
+        .or_else(|| entry.split_once(':'))
+        .ok_or_else(|| anyhow::anyhow!("invalid --add-host `{entry}`: use NAME:IP"))?;
+    if name.is_empty() || (ip != "host-gateway" && ip.parse::<std::net::IpAddr>().is_err()) {
+        bail!("invalid --add-host `{entry}`: use NAME:IP, where IP is an address or host-gateway");
+    }
+    Ok((name, ip))
 }
 
 fn parse_restart(text: &str) -> anyhow::Result<RestartPolicy> {

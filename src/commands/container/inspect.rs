@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::resolve;
 use crate::storage::Store;
-use crate::storage::containers::{ContainerRecord, Status};
+use crate::storage::containers::{ContainerRecord, PortMapping, Status};
 
 /// Docker-shaped JSON for one container.
 pub(crate) fn inspect(store: &Store, record: &ContainerRecord) -> Value {
@@ -97,6 +97,11 @@ pub(crate) fn inspect(store: &Store, record: &ContainerRecord) -> Value {
             "ReadonlyRootfs": record.host_config.read_only,
             "SecurityOpt": record.host_config.security_opt,
             "Init": record.host_config.init,
+            "PortBindings": port_map(&record.host_config.port_bindings),
+            "Dns": record.host_config.dns,
+            "DnsSearch": record.host_config.dns_search,
+            "DnsOptions": record.host_config.dns_options,
+            "ExtraHosts": record.host_config.extra_hosts,
         },
         "Mounts": mounts,
         "Config": {
@@ -121,11 +126,33 @@ pub(crate) fn inspect(store: &Store, record: &ContainerRecord) -> Value {
             "StopTimeout": record.config.stop_timeout,
         },
         "NetworkSettings": {
-            "Ports": {},
+            "Ports": port_map(&record.state.ports),
             "IPAddress": "",
             "Networks": { record.host_config.network_mode.clone(): {} },
         },
     })
+}
+
+/// Docker's port map: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8000"}]}`.
+fn port_map(ports: &[PortMapping]) -> Value {
+    let mut map = serde_json::Map::new();
+    for port in ports {
+        let entry = json!({
+            "HostIp": if port.host_ip.is_empty() { "0.0.0.0" } else { &port.host_ip },
+            "HostPort": if port.host_port == 0 { String::new() } else { port.host_port.to_string() },
+        });
+        match map.entry(port.container_key()) {
+            serde_json::map::Entry::Occupied(mut list) => {
+                if let Value::Array(list) = list.get_mut() {
+                    list.push(entry);
+                }
+            }
+            serde_json::map::Entry::Vacant(slot) => {
+                slot.insert(json!([entry]));
+            }
+        }
+    }
+    Value::Object(map)
 }
 
 /// Resolves and inspects, for the `inspect` commands.

@@ -8,6 +8,7 @@ pub(super) mod inspect;
 pub(super) mod kill;
 pub(super) mod logs;
 pub(super) mod pause;
+pub(super) mod port;
 pub(super) mod prune;
 pub(super) mod ps;
 pub(super) mod rename;
@@ -22,6 +23,8 @@ pub(super) mod wait;
 use anyhow::bail;
 
 use super::Session;
+use crate::cli::{Command, ContainerCommand};
+use crate::context::Context;
 use crate::runtime::{self, Runtime};
 use crate::storage::Store;
 use crate::storage::containers::ContainerRecord;
@@ -83,6 +86,37 @@ pub(crate) fn for_each_container(
 /// The store, only if it exists (read-only commands on a fresh machine).
 pub(crate) fn existing_store(session: &Session<'_>) -> Option<Store> {
     Store::open_existing(&session.cx.root)
+}
+
+/// The process whose user namespace a command must enter instead of a new one: the
+/// container whose network a new container joins (`--network container:NAME`). Only a
+/// process of that namespace may open the container's network namespace.
+pub(crate) fn network_owner(command: &Command, cx: &Context) -> anyhow::Result<Option<i32>> {
+    let networks: Vec<String> = match command {
+        Command::Run(args) | Command::Container(ContainerCommand::Run(args)) => {
+            vec![args.create.network.clone()]
+        }
+        Command::Start(args) | Command::Container(ContainerCommand::Start(args)) => {
+            let Some(store) = Store::open_existing(&cx.root) else {
+                return Ok(None);
+            };
+            args.containers
+                .iter()
+                .filter_map(|text| resolve(&store, text).ok())
+                .map(|record| record.host_config.network_mode)
+                .collect()
+        }
+        _ => return Ok(None),
+    };
+    let Some(target) = networks.iter().find_map(|n| n.strip_prefix("container:")) else {
+        return Ok(None);
+    };
+    let store = Store::open_existing(&cx.root).ok_or_else(|| NoSuchContainer(target.to_owned()))?;
+    let record = runtime::reconcile(&store, resolve(&store, target)?);
+    match record.state.pid.filter(|_| runtime::is_running(&record)) {
+        Some(pid) => Ok(Some(pid)),
+        None => bail!("cannot join the network of container {target}: it is not running"),
+    }
 }
 
 /// This user's runtime settings.

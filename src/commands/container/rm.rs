@@ -91,6 +91,7 @@ pub(super) fn remove_records(
     let lock = store.lock()?;
     for record in records {
         crate::runtime::launch::delete_stale(&record.id, &runtime.state_root);
+        crate::runtime::network::end_stale_helper(record);
         store.remove_container_dir(&lock, &record.id)?;
         if volumes {
             for mount in record.host_config.mounts.iter().filter(|m| m.anonymous) {

@@ -101,6 +101,16 @@ pub fn chown_to(path: &Path, user: User) {
     assert!(status.success());
 }
 
+/// Gives a whole tree to `user`.
+pub fn chown_tree(path: &Path, user: User) {
+    chown_to(path, user);
+    if path.is_dir() {
+        for entry in fs_err::read_dir(path).unwrap() {
+            chown_tree(&entry.unwrap().path(), user);
+        }
+    }
+}
+
 /// One hermetic environment: a private HOME, store root and runtime dir, owned by `user`.
 pub struct TestContext {
     /// Who runs berth.
@@ -140,7 +150,34 @@ impl TestContext {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        let env: Vec<(&str, std::ffi::OsString)> = vec![
+        self.command_with_env(args, &[])
+    }
+
+    /// Runs berth with some variables of the hermetic environment replaced.
+    pub fn run_with_env<I, S>(&self, args: I, overrides: &[(&str, &str)]) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let args: Vec<std::ffi::OsString> =
+            args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let output = self.command_with_env(&args, overrides).output().unwrap();
+        Run {
+            args: args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            output,
+        }
+    }
+
+    /// `command`, with some variables replaced.
+    pub fn command_with_env<I, S>(&self, args: I, overrides: &[(&str, &str)]) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut env: Vec<(&str, std::ffi::OsString)> = vec![
             (
                 "PATH",
                 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
@@ -152,11 +189,16 @@ impl TestContext {
             ("NO_COLOR", "1".into()),
             ("COLUMNS", "100".into()),
         ];
+        for (key, value) in overrides {
+            env.retain(|(k, _)| k != key);
+            env.push((key, (*value).into()));
+        }
         let mut command = if self.user == User::Root {
             Command::new(berth_binary())
         } else {
             // runuser resets HOME (and more) for the target user: pass ours through env(1).
-            let mut c = Command::new("runuser");
+            // By path: the PATH given to the command may not contain it.
+            let mut c = Command::new("/usr/sbin/runuser");
             c.args(["-u", self.user.name(), "--", "/usr/bin/env"]);
             for (key, value) in &env {
                 let mut pair = std::ffi::OsString::from(format!("{key}="));
