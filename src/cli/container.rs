@@ -70,6 +70,9 @@ pub struct ContainerCreateArgs {
     /// Publish a container's port(s) to the host
     #[arg(short, long, value_name = "[IP:][HOST:]CONTAINER[/PROTO]")]
     pub publish: Vec<String>,
+    /// Run the container in an existing pod (sharing its network)
+    #[arg(long, value_name = "POD")]
+    pub pod: Option<String>,
     /// Publish all exposed ports to random host ports
     #[arg(short = 'P', long)]
     pub publish_all: bool,

@@ -5,6 +5,7 @@
 
 mod container;
 mod image;
+mod pod;
 mod shared;
 mod system;
 mod volume;
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 pub use container::*;
 pub use image::*;
+pub use pod::*;
 pub use shared::*;
 pub use system::*;
 pub use volume::*;
@@ -72,6 +74,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage pods: containers that share one network namespace
+    #[command(subcommand)]
+    Pod(PodCommand),
 
     /// Create and run a new container from an image
     #[command(disable_help_flag = true, after_long_help = SECURITY_HELP)]
@@ -141,6 +146,27 @@ pub enum Command {
     /// Generate man pages or shell completions (used by install.sh)
     #[command(name = "__generate", hide = true)]
     Generate(GenerateArgs),
+    /// Hold a pod's network namespace (started by `pod create`, `pod start`, `run --pod`)
+    #[command(name = "__pod-infra", hide = true)]
+    PodInfra(PodInfraArgs),
+}
+
+/// `pod …`
+#[derive(Debug, Subcommand)]
+pub enum PodCommand {
+    /// Create a new pod (its network starts at once)
+    Create(PodCreateArgs),
+    /// List pods
+    #[command(visible_alias = "list", visible_alias = "ps")]
+    Ls(PodLsArgs),
+    /// Remove one or more pods and their containers
+    Rm(PodRmArgs),
+    /// Start one or more pods and their containers
+    Start(PodStartArgs),
+    /// Stop one or more pods and their containers
+    Stop(PodStopArgs),
+    /// Display detailed information on one or more pods
+    Inspect(PodInspectArgs),
 }
 
 /// `image …`

@@ -6,13 +6,16 @@
 mod container;
 mod image;
 mod internal;
+pub(crate) mod pod;
 mod system;
 mod version;
 mod volume;
 
 use anyhow::Context as _;
 
-use crate::cli::{Command, ContainerCommand, ImageCommand, SystemCommand, VolumeCommand};
+use crate::cli::{
+    Command, ContainerCommand, ImageCommand, PodCommand, SystemCommand, VolumeCommand,
+};
 use crate::context::Context;
 use crate::storage::Store;
 use crate::storage::unpack::UnpackOptions;
@@ -97,6 +100,9 @@ fn needs_namespace(command: &Command) -> bool {
         ),
         Command::System(sub) => matches!(sub, SystemCommand::Check(_) | SystemCommand::Reset(_)),
         Command::Volume(sub) => !matches!(sub, VolumeCommand::Ls(_) | VolumeCommand::Inspect(_)),
+        // pod stop and rm act from outside, as stop and rm do.
+        Command::Pod(sub) => matches!(sub, PodCommand::Create(_) | PodCommand::Start(_)),
+        Command::PodInfra(_) => true,
         Command::Rmi(_)
         | Command::Tag(_)
         | Command::Load(_)
@@ -204,6 +210,14 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
             VolumeCommand::Rm(args) => volume::rm(args, session),
             VolumeCommand::Prune(args) => volume::prune(args, session),
         },
+        Command::Pod(sub) => match sub {
+            PodCommand::Create(args) => pod::create(args, session),
+            PodCommand::Ls(args) => pod::ls(args, session),
+            PodCommand::Rm(args) => pod::rm(args, session),
+            PodCommand::Start(args) => pod::start(args, session),
+            PodCommand::Stop(args) => pod::stop(args, session),
+            PodCommand::Inspect(args) => pod::inspect(args, session),
+        },
         Command::System(sub) => match sub {
             SystemCommand::Info(args) => system::info::run(args, session),
             SystemCommand::Df(args) => system::df::run(args, session),
@@ -244,6 +258,7 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Pause(args) => container::pause::run(args, session, "pause"),
         Command::Unpause(args) => container::pause::run(args, session, "unpause"),
         Command::Monitor(args) => internal::monitor::run(args, session),
+        Command::PodInfra(args) => pod::infra(args, session),
         Command::Info(args) => system::info::run(args, session),
         Command::Version(args) => version::run(args, session),
         Command::Unshare(args) => system::unshare::run(args, session),

@@ -40,10 +40,18 @@ pub fn write_files(
         ("resolv.conf", "/etc/resolv.conf"),
     ];
     if let Some(shared) = &input.addresses.shared_files {
-        return Ok(names
-            .into_iter()
-            .map(|(file, destination)| (shared.join(file), destination))
-            .collect());
+        let mut out = Vec::new();
+        for (file, destination) in names {
+            if file == "hostname" && !input.addresses.share_hostname {
+                let path = dir.join(file);
+                fs::write(&path, format!("{}\n", input.hostname))
+                    .map_err(|e| RuntimeError::io("failed to write", &path, e))?;
+                out.push((path, destination));
+            } else {
+                out.push((shared.join(file), destination));
+            }
+        }
+        return Ok(out);
     }
     let texts = [
         hosts(input),
@@ -60,6 +68,27 @@ pub fn write_files(
         out.push((path, destination));
     }
     Ok(out)
+}
+
+/// Adds a pod member's names to the pod's shared /etc/hosts (in place: every member has the
+/// file bind-mounted, so it must stay the same file).
+pub fn add_to_shared_hosts(hosts: &Path, hostname: &str, name: &str) -> Result<(), RuntimeError> {
+    use std::io::Write as _;
+    let text = fs::read_to_string(hosts).unwrap_or_default();
+    let names = if name == hostname {
+        name.to_owned()
+    } else {
+        format!("{hostname} {name}")
+    };
+    let line = format!("127.0.0.1\t{names}\n");
+    if text.contains(&line) {
+        return Ok(());
+    }
+    fs::OpenOptions::new()
+        .append(true)
+        .open(hosts)
+        .and_then(|mut file| file.write_all(line.as_bytes()))
+        .map_err(|e| RuntimeError::io("failed to update", hosts, e))
 }
 
 fn hosts(input: &EtcInput<'_>) -> String {

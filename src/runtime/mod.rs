@@ -12,6 +12,7 @@ pub mod launch;
 pub mod logs;
 pub mod monitor;
 pub mod network;
+pub mod pod;
 pub mod rootfs;
 pub mod security;
 pub mod spec;

@@ -100,16 +100,25 @@ fn supervise_mounted(
     mode: &mut Mode,
 ) -> Result<i32, RuntimeError> {
     let dir = runtime.store.container_dir(&record.id);
-    let target = match network::Mode::parse(&record.host_config.network_mode)? {
-        network::Mode::Container(id) => runtime.store.load_container(&id).ok(),
+    let network_mode = network::Mode::parse(&record.host_config.network_mode)?;
+    if let network::Mode::Pod(id) = &network_mode {
+        super::pod::ensure_infra(runtime, id)?;
+    }
+    let target = match &network_mode {
+        network::Mode::Container(id) => runtime
+            .store
+            .load_container(id)
+            .ok()
+            .filter(super::is_running)
+            .and_then(|t| Some((t.state.pid?, runtime.store.container_dir(id)))),
+        network::Mode::Pod(id) => runtime
+            .store
+            .load_pod(id)
+            .ok()
+            .and_then(|pod| Some((super::pod::infra_pid(&pod)?, runtime.store.pod_dir(id)))),
         _ => None,
     };
-    let mut network = Network::prepare(
-        record,
-        !crate::userns::in_initial_namespace(),
-        target.as_ref(),
-        |id| runtime.store.container_dir(id),
-    )?;
+    let mut network = Network::prepare(record, !crate::userns::in_initial_namespace(), target)?;
     let netns_path = network.netns_path();
     let etc_files = etc::write_files(
         &dir,
@@ -124,6 +133,13 @@ fn supervise_mounted(
             extra_hosts: &record.host_config.extra_hosts,
         },
     )?;
+    if let network::Mode::Pod(id) = &network_mode {
+        etc::add_to_shared_hosts(
+            &runtime.store.pod_dir(id).join("hosts"),
+            &record.config.hostname,
+            &record.name,
+        )?;
+    }
     let mut user = user::resolve(merged, &record.config.user)?;
     if runtime.single_id {
         // Only our own ID exists in a single-ID namespace: other users and groups cannot be
@@ -527,7 +543,7 @@ fn release_startup_code() {
     }
 }
 
-fn report(ready: &mut Option<OwnedFd>, text: &str) {
+pub(super) fn report(ready: &mut Option<OwnedFd>, text: &str) {
     if let Some(fd) = ready.take() {
         let _ = rustix::io::write(&fd, format!("{text}\n").as_bytes());
     }
@@ -772,6 +788,16 @@ pub(super) fn check_command(
     }
 }
 
+/// Takes the readiness descriptor that `spawn_detached` left open for a detached helper.
+pub fn inherited_fd(fd: i32) -> Option<OwnedFd> {
+    // Only descriptors that exist here: a wrong number must not adopt something else.
+    // SAFETY: borrowed for this one call only; fcntl(F_GETFD) on any number is harmless.
+    rustix::io::fcntl_getfd(unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) }).ok()?;
+    // SAFETY: the number was inherited from `spawn_detached`, which kept it open for us, and
+    // nothing else in this process owns it.
+    Some(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
 /// The body of `berth __monitor <id> --ready-fd N`: supervise a detached container.
 pub fn monitor_main(
     runtime: &Runtime,
@@ -800,19 +826,29 @@ pub fn monitor_main(
 /// Starts `berth __monitor <id>` (the current executable) in a session of its own, and waits
 /// until it reports that the container runs. The monitor outlives us: no daemon, no systemd.
 pub fn spawn_monitor(runtime: &Runtime, id: &str) -> Result<(), RuntimeError> {
+    let log_path = runtime.store.container_dir(id).join("monitor.log");
+    spawn_detached(runtime, "__monitor", id, &log_path)
+}
+
+/// Starts `berth <subcommand> <id> --ready-fd N` in a session of its own (a monitor, a pod's
+/// infra), logging to `log_path`, and waits for its report: `ok`, or `error: CODE MESSAGE`.
+pub fn spawn_detached(
+    runtime: &Runtime,
+    subcommand: &str,
+    id: &str,
+    log_path: &Path,
+) -> Result<(), RuntimeError> {
     use std::os::unix::process::CommandExt;
     let (ready_read, ready_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| RuntimeError::Sys("pipe", nix::errno::Errno::from_raw(e.raw_os_error())))?;
-    let dir = runtime.store.container_dir(id);
-    let log_path = dir.join("monitor.log");
     let log = fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&log_path)
-        .map_err(|e| RuntimeError::io("failed to open", &log_path, e))?;
+        .open(log_path)
+        .map_err(|e| RuntimeError::io("failed to open", log_path, e))?;
     let log_err = log
         .try_clone()
-        .map_err(|e| RuntimeError::io("failed to open", &log_path, e))?;
+        .map_err(|e| RuntimeError::io("failed to open", log_path, e))?;
     let exe = std::env::current_exe()
         .map_err(|e| RuntimeError::io("failed to find", Path::new("/proc/self/exe"), e))?;
     let fd = std::os::fd::AsRawFd::as_raw_fd(&ready_write);
@@ -822,7 +858,7 @@ pub fn spawn_monitor(runtime: &Runtime, id: &str) -> Result<(), RuntimeError> {
         .arg(runtime.store.paths().root())
         .arg("--runroot")
         .arg(runtime.state_root.parent().unwrap_or(&runtime.state_root))
-        .args(["__monitor", id, "--ready-fd", &fd.to_string()])
+        .args([subcommand, id, "--ready-fd", &fd.to_string()])
         .stdin(std::process::Stdio::null())
         .stdout(std::fs::File::from(log))
         .stderr(std::fs::File::from(log_err));
@@ -841,13 +877,9 @@ pub fn spawn_monitor(runtime: &Runtime, id: &str) -> Result<(), RuntimeError> {
             Ok(())
         });
     }
-    let mut child = command.spawn().map_err(|e| {
-        RuntimeError::io(
-            "failed to start the monitor",
-            Path::new("berth __monitor"),
-            e,
-        )
-    })?;
+    let mut child = command
+        .spawn()
+        .map_err(|e| RuntimeError::io("failed to start", Path::new(subcommand), e))?;
     drop(ready_write);
     let mut answer = String::new();
     let _ = std::fs::File::from(ready_read).read_to_string(&mut answer);
@@ -868,7 +900,7 @@ pub fn spawn_monitor(runtime: &Runtime, id: &str) -> Result<(), RuntimeError> {
         None => Err(RuntimeError::StartFailed {
             code: 125,
             message: format!(
-                "the monitor ended without starting the container; see `{}`",
+                "`{subcommand}` ended without reporting; see `{}`",
                 log_path.display()
             ),
         }),

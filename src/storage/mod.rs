@@ -20,6 +20,7 @@ mod layers;
 mod layout;
 mod lock;
 pub mod names;
+pub mod pods;
 pub mod unpack;
 pub mod volumes;
 

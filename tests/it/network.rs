@@ -601,3 +601,95 @@ fn no_helpers_of(cx: &TestContext) -> bool {
         !(text.contains("pasta") || text.contains("slirp4netns")) || !text.contains(&store)
     })
 }
+
+/// Two containers in a pod share its network: they reach each other on localhost and by
+/// name, the pod's published port reaches them, `pod stop` frees it, and `pod rm -f` leaves
+/// nothing behind (no infra, no pasta, no containers).
+#[test]
+fn two_containers_in_a_pod() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let www = web_root(&cx, "in the pod\n");
+    let port = free_port();
+    let id = cx.ok([
+        "pod",
+        "create",
+        "--name",
+        "app",
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+    ]);
+    assert_eq!(id.trim().len(), 64, "{id}");
+    cx.ok([
+        "run",
+        "-d",
+        "--pod",
+        "app",
+        "--name",
+        "server",
+        "-v",
+        &format!("{www}:/www:ro"),
+        "busybox",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+        "-h",
+        "/www",
+    ]);
+    assert!(http_get(port).contains("in the pod"));
+    let out = retry_ok(
+        &cx,
+        &[
+            "run",
+            "--rm",
+            "--pod",
+            "app",
+            "--name",
+            "client",
+            "busybox",
+            "sh",
+            "-c",
+            "busybox wget -qO- http://server:8080/ && busybox wget -qO- http://127.0.0.1:8080/",
+        ],
+    );
+    assert_eq!(out, "in the pod\nin the pod\n");
+    let listed = cx.ok(["pod", "ls"]);
+    assert!(
+        listed.contains("app") && listed.contains("Running"),
+        "{listed}"
+    );
+    let inspect = cx.ok(["pod", "inspect", "app"]);
+    assert!(inspect.contains("\"server\""), "{inspect}");
+    let run = cx.run([
+        "run", "--rm", "--pod", "app", "-p", "9000:80", "busybox", "true",
+    ]);
+    assert!(
+        run.stderr().contains("publish them on the pod"),
+        "{}",
+        run.describe()
+    );
+    cx.ok(["pod", "stop", "-t", "1", "app"]);
+    assert!(
+        port_is_free(port),
+        "the pod's port is still bound after pod stop"
+    );
+    assert!(cx.ok(["pod", "ls"]).contains("Stopped"));
+    cx.ok(["pod", "start", "app"]);
+    assert!(http_get(port).contains("in the pod"));
+    cx.ok(["pod", "rm", "-f", "app"]);
+    assert!(port_is_free(port));
+    assert_eq!(cx.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(cx.ok(["ps", "-aq"]), "");
+    assert!(no_helpers_of(&cx), "pasta outlived pod rm");
+    let store = cx.root().display().to_string();
+    let infra_left = fs_err::read_dir("/proc").unwrap().flatten().any(|entry| {
+        let text = String::from_utf8_lossy(
+            &fs_err::read(entry.path().join("cmdline")).unwrap_or_default(),
+        )
+        .into_owned();
+        text.contains("__pod-infra") && text.contains(&store)
+    });
+    assert!(!infra_left, "the pod's infra outlived pod rm");
+}

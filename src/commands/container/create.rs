@@ -83,7 +83,20 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
         .collect();
     exposed_ports.sort();
 
-    let network = network::Mode::parse(&args.network)?;
+    let mut network = network::Mode::parse(&args.network)?;
+    if let Some(pod) = &args.pod {
+        if !matches!(args.network.as_str(), "pasta" | "default" | "bridge") {
+            bail!(
+                "--pod and --network cannot be used together: a pod's containers share its network"
+            );
+        }
+        if !args.publish.is_empty() || args.publish_all {
+            bail!(
+                "a container in a pod cannot publish ports: publish them on the pod (`pod create -p`)"
+            );
+        }
+        network = network::Mode::Pod(crate::commands::pod::resolve(store, pod)?.id);
+    }
     let network = match network {
         network::Mode::Container(name) => {
             network::Mode::Container(super::resolve(store, &name)?.id)

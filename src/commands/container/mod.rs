@@ -23,7 +23,7 @@ pub(super) mod wait;
 use anyhow::bail;
 
 use super::Session;
-use crate::cli::{Command, ContainerCommand};
+use crate::cli::{Command, ContainerCommand, PodCommand};
 use crate::context::Context;
 use crate::runtime::{self, Runtime};
 use crate::storage::Store;
@@ -92,31 +92,51 @@ pub(crate) fn existing_store(session: &Session<'_>) -> Option<Store> {
 /// container whose network a new container joins (`--network container:NAME`). Only a
 /// process of that namespace may open the container's network namespace.
 pub(crate) fn network_owner(command: &Command, cx: &Context) -> anyhow::Result<Option<i32>> {
-    let networks: Vec<String> = match command {
-        Command::Run(args) | Command::Container(ContainerCommand::Run(args)) => {
-            vec![args.create.network.clone()]
-        }
-        Command::Start(args) | Command::Container(ContainerCommand::Start(args)) => {
-            let Some(store) = Store::open_existing(&cx.root) else {
-                return Ok(None);
-            };
-            args.containers
-                .iter()
-                .filter_map(|text| resolve(&store, text).ok())
-                .map(|record| record.host_config.network_mode)
-                .collect()
-        }
-        _ => return Ok(None),
-    };
-    let Some(target) = networks.iter().find_map(|n| n.strip_prefix("container:")) else {
+    let Some(store) = Store::open_existing(&cx.root) else {
         return Ok(None);
     };
-    let store = Store::open_existing(&cx.root).ok_or_else(|| NoSuchContainer(target.to_owned()))?;
-    let record = runtime::reconcile(&store, resolve(&store, target)?);
-    match record.state.pid.filter(|_| runtime::is_running(&record)) {
-        Some(pid) => Ok(Some(pid)),
-        None => bail!("cannot join the network of container {target}: it is not running"),
+    let networks: Vec<String> = match command {
+        Command::Run(args) | Command::Container(ContainerCommand::Run(args)) => {
+            match &args.create.pod {
+                Some(pod) => vec![format!("pod:{}", super::pod::resolve(&store, pod)?.id)],
+                None => vec![args.create.network.clone()],
+            }
+        }
+        Command::Start(args) | Command::Container(ContainerCommand::Start(args)) => args
+            .containers
+            .iter()
+            .filter_map(|text| resolve(&store, text).ok())
+            .map(|record| record.host_config.network_mode)
+            .collect(),
+        Command::Pod(PodCommand::Start(args)) => args
+            .pods
+            .iter()
+            .filter_map(|text| super::pod::resolve(&store, text).ok())
+            .map(|pod| format!("pod:{}", pod.id))
+            .collect(),
+        _ => return Ok(None),
+    };
+    for network in &networks {
+        if let Some(target) = network.strip_prefix("container:") {
+            let record = runtime::reconcile(&store, resolve(&store, target)?);
+            return match record.state.pid.filter(|_| runtime::is_running(&record)) {
+                Some(pid) => Ok(Some(pid)),
+                None => bail!("cannot join the network of container {target}: it is not running"),
+            };
+        }
+        if let Some(id) = network.strip_prefix("pod:") {
+            // A pod whose infra is not running gets one, started in this command's namespace.
+            if let Some(pid) = store
+                .load_pod(id)
+                .ok()
+                .as_ref()
+                .and_then(runtime::pod::infra_pid)
+            {
+                return Ok(Some(pid));
+            }
+        }
     }
+    Ok(None)
 }
 
 /// This user's runtime settings.

@@ -60,7 +60,7 @@ pub(crate) fn run(args: ContainerRmArgs, session: &Session<'_>) -> anyhow::Resul
 }
 
 /// Checks that the container may go, killing it with `-f`.
-fn prepare(store: &Store, text: &str, force: bool) -> anyhow::Result<ContainerRecord> {
+pub(crate) fn prepare(store: &Store, text: &str, force: bool) -> anyhow::Result<ContainerRecord> {
     let record = resolve(store, text)?;
     if runtime::is_running(&record) {
         if !force {
@@ -79,7 +79,7 @@ fn prepare(store: &Store, text: &str, force: bool) -> anyhow::Result<ContainerRe
 
 /// Removes the containers' directories (and with `volumes`, their anonymous volumes), and
 /// whatever libcontainer state a crashed run left.
-pub(super) fn remove_records(
+pub(crate) fn remove_records(
     runtime: &crate::runtime::Runtime,
     records: &[ContainerRecord],
     volumes: bool,

@@ -32,6 +32,8 @@ pub enum Mode {
     Slirp4netns,
     /// The namespace of another container (its full ID).
     Container(String),
+    /// The namespace of a pod (its full ID), held by the pod's infra process.
+    Pod(String),
 }
 
 impl Mode {
@@ -45,6 +47,9 @@ impl Mode {
             "host" => Self::Host,
             other => match other.strip_prefix("container:") {
                 Some(name) if !name.is_empty() => Self::Container(name.to_owned()),
+                _ if other.starts_with("pod:") && other.len() > 4 => {
+                    Self::Pod(other[4..].to_owned())
+                }
                 _ => {
                     return Err(RuntimeError::Invalid(format!(
                         "unknown network mode `{other}`: use pasta (the default), slirp4netns, host, none or container:NAME"
@@ -62,6 +67,7 @@ impl Mode {
             Self::Pasta => "pasta".to_owned(),
             Self::Slirp4netns => "slirp4netns".to_owned(),
             Self::Container(id) => format!("container:{id}"),
+            Self::Pod(id) => format!("pod:{id}"),
         }
     }
 
@@ -101,8 +107,11 @@ pub struct Addresses {
     pub host_gateway: Option<String>,
     /// Resolvers for /etc/resolv.conf; empty: the host's usable ones.
     pub nameservers: Vec<String>,
-    /// The files of another container to share instead (`container:` mode).
+    /// The directory whose hosts and resolv.conf are shared instead (another container's,
+    /// or the pod's).
     pub shared_files: Option<PathBuf>,
+    /// The hostname file is shared too (`container:` mode; a pod's containers keep their own).
+    pub share_hostname: bool,
 }
 
 /// The network of one container, owned by its monitor.
@@ -130,30 +139,32 @@ enum Running {
 
 impl Network {
     /// Creates the namespace (or opens the one to share) and chooses and checks host ports.
-    /// `container_dir` finds the files of a container whose namespace is shared.
+    /// `target` is the process whose namespace is shared (`container:`, a pod's infra) and
+    /// `shared_dir` the directory of its /etc files.
     pub fn prepare(
         record: &ContainerRecord,
         rootless: bool,
-        target: Option<&ContainerRecord>,
-        container_dir: impl Fn(&str) -> PathBuf,
+        target: Option<(i32, PathBuf)>,
     ) -> Result<Self, RuntimeError> {
         let mode = Mode::parse(&record.host_config.network_mode)?;
         let (netns, addresses) = match &mode {
             Mode::Host => (None, Addresses::default()),
             Mode::None => (Some(new_namespace()?), Addresses::default()),
-            Mode::Pasta => (Some(new_namespace()?), pasta::addresses()),
+            Mode::Pasta => return Self::pasta(&record.host_config.port_bindings, rootless),
             Mode::Slirp4netns => (Some(new_namespace()?), slirp4netns::addresses()),
-            Mode::Container(name) => {
-                let target = target.filter(|t| super::is_running(t)).ok_or_else(|| {
-                    RuntimeError::Invalid(format!(
-                        "cannot join the network of container {name}: it is not running"
-                    ))
+            Mode::Container(name) | Mode::Pod(name) => {
+                let (pid, dir) = target.ok_or_else(|| {
+                    RuntimeError::Invalid(match mode {
+                        Mode::Pod(_) => format!("the infra process of pod {name} is not running"),
+                        _ => format!(
+                            "cannot join the network of container {name}: it is not running"
+                        ),
+                    })
                 })?;
-                let pid = target.state.pid.unwrap_or_default();
-                let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
-                let fd = open_namespace(&path)?;
+                let fd = open_namespace(&PathBuf::from(format!("/proc/{pid}/ns/net")))?;
                 let addresses = Addresses {
-                    shared_files: Some(container_dir(&target.id)),
+                    shared_files: Some(dir),
+                    share_hostname: matches!(mode, Mode::Container(_)),
                     ..Addresses::default()
                 };
                 (Some(fd), addresses)
@@ -174,6 +185,33 @@ impl Network {
             pending: None,
             helper: None,
         })
+    }
+
+    /// A new namespace connected by pasta, publishing `ports` (a container's, or a pod's).
+    pub fn pasta(ports: &[PortMapping], rootless: bool) -> Result<Self, RuntimeError> {
+        let ports = if ports.is_empty() {
+            Vec::new()
+        } else {
+            ports::resolve(ports, rootless)?
+        };
+        Ok(Self {
+            mode: Mode::Pasta,
+            rootless,
+            netns: Some(new_namespace()?),
+            ports,
+            addresses: pasta::addresses(),
+            pending: None,
+            helper: None,
+        })
+    }
+
+    /// Moves this process into the container's namespace (a pod's infra, which holds it).
+    pub fn enter(&self) -> Result<(), RuntimeError> {
+        if let Some(netns) = &self.netns {
+            nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| RuntimeError::Sys("joining the pod's network namespace", e))?;
+        }
+        Ok(())
     }
 
     /// The path through which the container joins the namespace (valid in this process and

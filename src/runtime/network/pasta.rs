@@ -33,7 +33,7 @@ pub fn addresses() -> Addresses {
         ip,
         host_gateway: route.map(|(_, gateway)| gateway.to_string()),
         nameservers,
-        shared_files: None,
+        ..Addresses::default()
     }
 }
 

@@ -24,7 +24,7 @@ pub fn addresses() -> Addresses {
         ip: Some(CONTAINER_IP.to_owned()),
         host_gateway: Some(HOST_IP.to_owned()),
         nameservers: vec![DNS_IP.to_owned()],
-        shared_files: None,
+        ..Addresses::default()
     }
 }
 
