@@ -5,6 +5,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, reason = "unit tests"))]
 
+pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod config;

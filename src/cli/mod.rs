@@ -3,6 +3,7 @@
 //!
 //! Uses nothing else of the crate.
 
+mod build;
 mod container;
 mod image;
 mod pod;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub use build::*;
 pub use container::*;
 pub use image::*;
 pub use pod::*;
@@ -81,6 +83,9 @@ pub enum Command {
     /// Create and run a new container from an image
     #[command(disable_help_flag = true, after_long_help = SECURITY_HELP)]
     Run(ContainerRunArgs),
+    /// Build an image from a Dockerfile (same as `image build`)
+    #[command(visible_alias = "builder")]
+    Build(BuildArgs),
     /// Create a new container
     #[command(disable_help_flag = true)]
     Create(ContainerCreateArgs),
@@ -172,6 +177,8 @@ pub enum PodCommand {
 /// `image …`
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// List images
     #[command(visible_alias = "list")]
     Ls(ImageLsArgs),

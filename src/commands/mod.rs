@@ -108,6 +108,7 @@ fn needs_namespace(command: &Command) -> bool {
         | Command::Load(_)
         | Command::Import(_)
         | Command::Unshare(_)
+        | Command::Build(_)
         | Command::Run(_)
         | Command::Create(_)
         | Command::Start(_)
@@ -161,6 +162,7 @@ impl Session<'_> {
 fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Image(sub) => match sub {
+            ImageCommand::Build(args) => image::build::run(args, session),
             ImageCommand::Ls(args) => image::images::run(args, session),
             ImageCommand::Rm(args) => image::rmi::run(args, session),
             ImageCommand::Prune(args) => image::prune::run(args, session),
@@ -258,6 +260,7 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Pause(args) => container::pause::run(args, session, "pause"),
         Command::Unpause(args) => container::pause::run(args, session, "unpause"),
         Command::Monitor(args) => internal::monitor::run(args, session),
+        Command::Build(args) => image::build::run(args, session),
         Command::PodInfra(args) => pod::infra(args, session),
         Command::Info(args) => system::info::run(args, session),
         Command::Version(args) => version::run(args, session),

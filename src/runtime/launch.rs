@@ -107,6 +107,10 @@ pub fn create_and_start(
 ) -> Result<Container, RuntimeError> {
     fs_err::create_dir_all(state_root)
         .map_err(|e| RuntimeError::io("failed to create", state_root, e))?;
+    // libcontainer leaves its caller non-dumpable; a second container started by the same
+    // process (a build's next RUN) would inherit that, and its init could not open its own
+    // /proc/self/fd entries.
+    let _ = nix::sys::prctl::set_dumpable(true);
     let mut container = ContainerBuilder::new(id.to_owned(), SyscallType::default())
         .with_root_path(state_root)
         .map_err(RuntimeError::libcontainer)?

@@ -788,6 +788,53 @@ pub(super) fn check_command(
     }
 }
 
+/// [`supervise`] in a forked child, attached, for callers that start many containers one
+/// after the other (a build's RUN steps): libcontainer changes process-wide state (dumpable,
+/// signal dispositions, namespaces) that a second container in the same process would
+/// inherit. Returns the container's exit code, or the error that kept it from starting.
+pub fn supervise_in_child(runtime: &Runtime, id: &str) -> Result<i32, RuntimeError> {
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| RuntimeError::Sys("pipe", nix::errno::Errno::from_raw(e.raw_os_error())))?;
+    // SAFETY: the caller is single-threaded (a build runs its steps in order on one thread);
+    // the child runs the supervision and leaves with _exit, never returning into the caller.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            drop(read);
+            let code = match supervise(runtime, id, Mode::Attached { stdin: false }) {
+                Ok(code) => code & 0xff,
+                Err(error) => {
+                    let _ = rustix::io::write(&write, error.to_string().as_bytes());
+                    255
+                }
+            };
+            let _ = std::io::stdout().flush();
+            // SAFETY: as above; _exit skips the parent's atexit handlers and destructors.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            drop(write);
+            let mut message = String::new();
+            let _ = std::fs::File::from(read).read_to_string(&mut message);
+            let status = loop {
+                match waitpid(child, None) {
+                    Err(nix::errno::Errno::EINTR) => {}
+                    other => break other,
+                }
+            };
+            if !message.is_empty() {
+                return Err(RuntimeError::Invalid(message));
+            }
+            match status {
+                Ok(WaitStatus::Exited(_, code)) => Ok(code),
+                Ok(WaitStatus::Signaled(_, signal, _)) => Ok(128 + signal as i32),
+                Ok(_) => Ok(255),
+                Err(errno) => Err(RuntimeError::Sys("waitpid", errno)),
+            }
+        }
+        Err(errno) => Err(RuntimeError::Sys("fork", errno)),
+    }
+}
+
 /// Takes the readiness descriptor that `spawn_detached` left open for a detached helper.
 pub fn inherited_fd(fd: i32) -> Option<OwnedFd> {
     // Only descriptors that exist here: a wrong number must not adopt something else.

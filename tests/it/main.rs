@@ -17,6 +17,7 @@ mod support;
 
 mod architecture;
 mod archives;
+mod build;
 mod cli;
 mod containers;
 mod images;

@@ -27,6 +27,12 @@ pub(crate) fn run(args: ContainerLsArgs, session: &Session<'_>) -> anyhow::Resul
             .collect(),
         None => Vec::new(),
     };
+    // A build's working containers are its business (buildah hides them too).
+    records.retain(|r| {
+        !r.config
+            .labels
+            .contains_key(crate::build::executor::BUILD_LABEL)
+    });
     records.sort_by_key(|r| std::cmp::Reverse(r.created));
     let show_all = args.all
         || args.latest

@@ -1,5 +1,6 @@
 //! The image commands.
 
+pub(super) mod build;
 pub(super) mod history;
 pub(super) mod images;
 pub(super) mod import;

@@ -1,0 +1,610 @@
+//! The real [`StepExecutor`]: every filesystem step works on a temporary container record
+//! stacked on the stage's layers. RUN starts it through the same runtime as `berth run`;
+//! COPY and WORKDIR mount its root filesystem in our namespace and write into it. The
+//! container's upper directory then becomes the step's layer, and the build cache remembers
+//! it under the step's key, so that a hit costs a lookup and no container.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::Utc;
+
+use super::cache::{self, CachedLayer};
+use super::context::{BuildContext, Source};
+use super::copy::{self, CopyOptions};
+use super::eval::{CopyStep, MountType, RunStep, StepExecutor};
+use super::plan::{Base, BuildError, CopySource};
+use crate::image;
+use crate::oci::Digest;
+use crate::oci::image::ImageConfig;
+use crate::runtime::monitor;
+use crate::runtime::{Runtime, rootfs, user};
+use crate::storage::containers::{
+    ContainerConfig, ContainerRecord, HostConfig, MountSpec, Resources, RestartPolicy, State,
+};
+use crate::storage::diff::{self, DiffOptions};
+use crate::storage::unpack::UnpackOptions;
+use crate::util;
+
+type Result<T> = std::result::Result<T, BuildError>;
+
+/// The label that marks a build's working containers (hidden from `ps`).
+pub const BUILD_LABEL: &str = "io.berth.build";
+
+fn fail(error: impl std::fmt::Display) -> BuildError {
+    BuildError::executor(error.to_string())
+}
+
+/// One stage's filesystem: its layers, and the cache key of the last step.
+#[derive(Debug, Clone, Default)]
+pub struct StageFs {
+    /// Bottom first.
+    pub layers: Vec<CachedLayer>,
+    /// Identifies the stage's content so far (the base, then every step).
+    pub key: String,
+    /// The base image's ID, for the working containers' records.
+    pub image_id: Option<Digest>,
+}
+
+/// Options of the executor.
+pub struct ExecutorOptions {
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `build --network` (RUN's default network).
+    pub network: Option<String>,
+    /// How layers are unpacked here.
+    pub unpack: UnpackOptions,
+    /// Print progress.
+    pub verbose: bool,
+}
+
+/// Runs the steps of a build.
+pub struct Executor<'a> {
+    runtime: &'a Runtime,
+    context: &'a BuildContext,
+    options: ExecutorOptions,
+    /// Per stage, once its FROM ran.
+    pub stages: Vec<Option<StageFs>>,
+    step: usize,
+}
+
+impl<'a> Executor<'a> {
+    /// An executor over `context`.
+    pub fn new(runtime: &'a Runtime, context: &'a BuildContext, options: ExecutorOptions) -> Self {
+        Self {
+            runtime,
+            context,
+            options,
+            stages: Vec::new(),
+            step: 0,
+        }
+    }
+
+    fn stage(&mut self, index: usize) -> Result<&mut StageFs> {
+        self.stages
+            .get_mut(index)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| fail(format!("stage {index} has no base")))
+    }
+
+    fn say(&self, text: &str) {
+        if self.options.verbose {
+            #[expect(
+                clippy::print_stderr,
+                reason = "build progress goes to stderr, as BuildKit's"
+            )]
+            {
+                eprintln!("{text}");
+            }
+        }
+    }
+
+    /// Looks a step up in the cache; on a hit the stage moves on to the cached layer.
+    fn cached(&mut self, stage: usize, key: &str, label: &str) -> Result<bool> {
+        self.step += 1;
+        self.say(&format!("#{} [stage-{stage}] {label}", self.step));
+        if self.options.no_cache {
+            return Ok(false);
+        }
+        let Some(layer) = cache::lookup(&self.runtime.store, key) else {
+            return Ok(false);
+        };
+        self.say(&format!("#{} CACHED", self.step));
+        let fs = self.stage(stage)?;
+        fs.layers.push(layer);
+        fs.key = key.to_owned();
+        Ok(true)
+    }
+
+    /// A working container on the stage's layers (not started).
+    fn working_container(
+        &mut self,
+        stage: usize,
+        config: ContainerConfig,
+        host: HostConfig,
+    ) -> Result<ContainerRecord> {
+        let fs = self.stage(stage)?.clone();
+        let id = util::ids::random_hex(32);
+        let record = ContainerRecord {
+            name: format!("berth-build-{}", &id[..12]),
+            image: "build".to_owned(),
+            image_id: fs.image_id.clone().unwrap_or_else(|| Digest::of(b"")),
+            layers: fs.layers.iter().map(|l| l.chain_id.clone()).collect(),
+            created: Utc::now(),
+            config,
+            host_config: host,
+            state: State::default(),
+            id,
+        };
+        let store = &self.runtime.store;
+        let lock = store.lock().map_err(fail)?;
+        store.create_container(&lock, &record).map_err(fail)?;
+        Ok(record)
+    }
+
+    /// Turns the working container's upper dir into the stage's next layer, remembered under
+    /// `key`; removes the container.
+    fn commit(&mut self, stage: usize, record: &ContainerRecord, key: &str) -> Result<()> {
+        let store = &self.runtime.store;
+        let upper = store.container_dir(&record.id).join("upper");
+        let parent = self.stage(stage)?.layers.last().map(|l| l.chain_id.clone());
+        let committed = (|| -> Result<CachedLayer> {
+            let lock = store.lock().map_err(fail)?;
+            let mut writer = store.blob_writer(&lock).map_err(fail)?;
+            let layer =
+                diff::write_layer(&upper, &mut writer, &DiffOptions::default()).map_err(fail)?;
+            let blob = Digest::parse(&layer.digest).map_err(fail)?;
+            let diff_id = Digest::parse(&layer.diff_id).map_err(fail)?;
+            writer.commit(Some(&blob)).map_err(fail)?;
+            let meta = store
+                .unpack_layer(
+                    &lock,
+                    &blob,
+                    parent.as_ref(),
+                    Some(&diff_id),
+                    &self.options.unpack,
+                )
+                .map_err(fail)?;
+            let cached = CachedLayer {
+                chain_id: meta.chain_id,
+                diff_id,
+                blob,
+                size: layer.size,
+                media_type: String::new(),
+            };
+            cache::store(store, &lock, key, &cached).map_err(fail)?;
+            Ok(cached)
+        })();
+        self.remove(record);
+        let cached = committed?;
+        let fs = self.stage(stage)?;
+        fs.layers.push(cached);
+        fs.key = key.to_owned();
+        Ok(())
+    }
+
+    fn remove(&self, record: &ContainerRecord) {
+        let store = &self.runtime.store;
+        if let Ok(lock) = store.lock() {
+            let _ = store.remove_container_dir(&lock, &record.id);
+        }
+    }
+
+    /// Mounts the working container's root filesystem here, runs `work` on it, unmounts.
+    fn with_rootfs<T>(
+        &self,
+        record: &ContainerRecord,
+        work: impl FnOnce(&Path) -> Result<T>,
+    ) -> Result<T> {
+        let paths = rootfs::paths(&self.runtime.store, record);
+        rootfs::mount_rootfs(&paths).map_err(fail)?;
+        let outcome = work(&paths.merged);
+        rootfs::unmount_rootfs(&paths);
+        outcome
+    }
+
+    fn done(&self, started: Instant) {
+        self.say(&format!(
+            "#{} DONE {:.1}s",
+            self.step,
+            started.elapsed().as_secs_f64()
+        ));
+    }
+
+    /// The sources of a COPY: the context's, or a mounted stage's or image's filesystem.
+    fn copy_sources(&mut self, step: &CopyStep) -> Result<(Vec<Source>, String, Option<StageFs>)> {
+        match &step.from {
+            CopySource::Context => {
+                let mut sources = Vec::new();
+                for source in &step.sources {
+                    sources.extend(self.context.resolve(source).map_err(fail)?);
+                }
+                let digest = self.context.digest(&sources).map_err(fail)?;
+                Ok((sources, digest, None))
+            }
+            CopySource::Stage(index) => {
+                let fs = self
+                    .stages
+                    .get(*index)
+                    .cloned()
+                    .flatten()
+                    .ok_or_else(|| fail(format!("stage {index} was not built")))?;
+                let key = fs.key.clone();
+                Ok((Vec::new(), key, Some(fs)))
+            }
+            CopySource::Image(name) => {
+                let fs = image_fs(&self.runtime.store, name)?.0;
+                let key = fs.key.clone();
+                Ok((Vec::new(), key, Some(fs)))
+            }
+        }
+    }
+}
+
+/// The filesystem and config of a stored image.
+fn image_fs(store: &crate::storage::Store, name: &str) -> Result<(StageFs, ImageConfig)> {
+    let resolved = image::resolve(store, name).map_err(|error| match error {
+        image::ImageError::NotFound(_) => fail(format!(
+            "failed to resolve source metadata for {name}: the image is not in the store (pulling is not available yet: load or import it first)"
+        )),
+        other => fail(other),
+    })?;
+    let details = image::ops::details(store, resolved.image).map_err(fail)?;
+    let mut layers = Vec::new();
+    let mut parent: Option<Digest> = None;
+    for (descriptor, diff_id) in details
+        .manifest
+        .layers
+        .iter()
+        .zip(&details.config.rootfs.diff_ids)
+    {
+        let chain_id = Digest::chain(parent.as_ref(), diff_id);
+        layers.push(CachedLayer {
+            chain_id: chain_id.clone(),
+            diff_id: diff_id.clone(),
+            blob: descriptor.digest.clone(),
+            size: descriptor.size,
+            media_type: descriptor.media_type.clone(),
+        });
+        parent = Some(chain_id);
+    }
+    let fs = StageFs {
+        layers,
+        key: format!("image {}", details.summary.id),
+        image_id: Some(details.summary.id.clone()),
+    };
+    Ok((fs, details.config))
+}
+
+impl StepExecutor for Executor<'_> {
+    fn from(&mut self, stage: usize, base: &Base) -> Result<Option<ImageConfig>> {
+        if self.stages.len() <= stage {
+            self.stages.resize(stage + 1, None);
+        }
+        let (fs, config) = match base {
+            Base::Scratch => (
+                StageFs {
+                    key: "scratch".to_owned(),
+                    ..StageFs::default()
+                },
+                None,
+            ),
+            Base::Image(name) => {
+                let (fs, config) = image_fs(&self.runtime.store, name)?;
+                (fs, Some(config))
+            }
+            Base::Stage(index) => (
+                self.stages
+                    .get(*index)
+                    .cloned()
+                    .flatten()
+                    .ok_or_else(|| fail(format!("stage {index} was not built")))?,
+                None,
+            ),
+        };
+        self.stages[stage] = Some(fs);
+        Ok(config)
+    }
+
+    fn run(&mut self, stage: usize, step: &RunStep) -> Result<()> {
+        let parent = self.stage(stage)?.key.clone();
+        let key = cache::key(&[&parent, &step.cache_text]);
+        if self.cached(stage, &key, &step.created_by)? {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let network = match step.network.as_deref().or(self.options.network.as_deref()) {
+            None | Some("default") => "pasta".to_owned(),
+            Some(other) => other.to_owned(),
+        };
+        let mut mounts = Vec::new();
+        for mount in &step.mounts {
+            mounts.push(self.run_mount(mount)?);
+        }
+        let config = ContainerConfig {
+            args: step.argv.clone(),
+            env: step.env.clone(),
+            working_dir: step.workdir.clone(),
+            user: step.user.clone(),
+            hostname: "buildkitsandbox".to_owned(),
+            labels: BTreeMap::from([(BUILD_LABEL.to_owned(), "1".to_owned())]),
+            stop_signal: "SIGKILL".to_owned(),
+            ..ContainerConfig::default()
+        };
+        let host = HostConfig {
+            mounts,
+            network_mode: network,
+            restart: RestartPolicy {
+                name: "no".to_owned(),
+                maximum_retry_count: 0,
+            },
+            resources: Resources::default(),
+            ..HostConfig::default()
+        };
+        let record = self.working_container(stage, config, host)?;
+        // Heredoc scripts (`RUN <<EOF`) are files bind-mounted where the command reads them.
+        let dir = self.runtime.store.container_dir(&record.id);
+        let mut record = record;
+        for (index, file) in step.files.iter().enumerate() {
+            let path = dir.join(format!("heredoc-{index}"));
+            fs_err::write(&path, &file.content).map_err(fail)?;
+            set_mode(&path, file.mode)?;
+            record.host_config.mounts.push(MountSpec {
+                kind: "bind".to_owned(),
+                source: path.display().to_string(),
+                destination: file.path.clone(),
+                read_only: true,
+                options: Vec::new(),
+                anonymous: false,
+            });
+        }
+        self.runtime.store.save_container(&record).map_err(fail)?;
+        let outcome = monitor::supervise_in_child(self.runtime, &record.id);
+        match outcome {
+            Ok(0) => {}
+            Ok(code) => {
+                self.remove(&record);
+                return Err(fail(format!(
+                    "process \"{}\" did not complete successfully: exit code: {code}",
+                    step.argv.join(" ")
+                )));
+            }
+            Err(error) => {
+                self.remove(&record);
+                return Err(fail(error));
+            }
+        }
+        self.commit(stage, &record, &key)?;
+        self.done(started);
+        Ok(())
+    }
+
+    fn copy(&mut self, stage: usize, step: &CopyStep) -> Result<()> {
+        if step.is_add && step.sources.iter().any(|s| is_remote(s)) {
+            return Err(fail(
+                "ADD of a URL or git repository is not supported yet: download it in a RUN step",
+            ));
+        }
+        let (sources, digest, from) = self.copy_sources(step)?;
+        let parent = self.stage(stage)?.key.clone();
+        let key = cache::key(&[&parent, &step.cache_text, &digest]);
+        if self.cached(stage, &key, &step.created_by)? {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let record =
+            self.working_container(stage, ContainerConfig::default(), HostConfig::default())?;
+        let source_record = match &from {
+            Some(fs) => {
+                let mut source = record.clone();
+                source.id = util::ids::random_hex(32);
+                source.layers = fs.layers.iter().map(|l| l.chain_id.clone()).collect();
+                Some(source)
+            }
+            None => None,
+        };
+        let workdir = String::new();
+        let outcome = self.with_rootfs(&record, |root| {
+            let chown = match &step.chown {
+                Some(spec) => {
+                    let user = user::resolve(root, spec).map_err(|e| {
+                        fail(format!(
+                            "unable to convert uid/gid chown string to host mapping: {e}"
+                        ))
+                    })?;
+                    Some((user.uid, user.gid))
+                }
+                None => None,
+            };
+            let options = CopyOptions {
+                chown,
+                chmod: step.chmod,
+                parents: step.parents,
+                excludes: step.excludes.clone(),
+            };
+            for file in &step.heredocs {
+                copy::write_file_into(
+                    root,
+                    &step.dest,
+                    &workdir,
+                    &file.path,
+                    file.content.as_bytes(),
+                    step.chmod.unwrap_or(file.mode),
+                    chown.unwrap_or((0, 0)),
+                )
+                .map_err(fail)?;
+            }
+            match &source_record {
+                None if !sources.is_empty() => {
+                    copy::copy_into(root, &sources, &step.dest, &workdir, &options)
+                        .map_err(fail)?;
+                }
+                None => {}
+                Some(source) => self.copy_from_fs(source, root, step, &options)?,
+            }
+            Ok(())
+        });
+        if let Err(error) = outcome {
+            self.remove(&record);
+            return Err(error);
+        }
+        self.commit(stage, &record, &key)?;
+        self.done(started);
+        Ok(())
+    }
+
+    fn workdir(&mut self, stage: usize, path: &str, user_spec: &str) -> Result<bool> {
+        let parent = self.stage(stage)?.key.clone();
+        let key = cache::key(&[&parent, "WORKDIR", path, user_spec]);
+        if self.cached(stage, &key, &format!("WORKDIR {path}"))? {
+            return Ok(true);
+        }
+        let record =
+            self.working_container(stage, ContainerConfig::default(), HostConfig::default())?;
+        let created = self.with_rootfs(&record, |root| {
+            let relative = path.trim_start_matches('/');
+            if relative.is_empty() || root.join(relative).is_dir() {
+                return Ok(false);
+            }
+            let owner = user::resolve(root, user_spec).map_or((0, 0), |u| (u.uid, u.gid));
+            copy::make_dirs_into(root, path, owner).map_err(fail)?;
+            Ok(true)
+        });
+        let created = match created {
+            Ok(created) => created,
+            Err(error) => {
+                self.remove(&record);
+                return Err(error);
+            }
+        };
+        if !created {
+            self.remove(&record);
+            return Ok(false);
+        }
+        self.commit(stage, &record, &key)?;
+        Ok(true)
+    }
+
+    fn metadata(&mut self, stage: usize, created_by: &str) -> Result<()> {
+        self.step += 1;
+        self.say(&format!("#{} [stage-{stage}] {created_by}", self.step));
+        let fs = self.stage(stage)?;
+        // Metadata changes the config, not the files: the next step's key covers it through
+        // its own text, so the stage key stays.
+        let _ = fs;
+        Ok(())
+    }
+}
+
+impl Executor<'_> {
+    /// `RUN --mount`: bind (context or stage, read-only unless rw), cache (a directory kept
+    /// in the store across builds), tmpfs.
+    fn run_mount(&self, mount: &super::eval::RunMount) -> Result<MountSpec> {
+        let target = mount
+            .target
+            .clone()
+            .ok_or_else(|| fail("a RUN --mount needs a target"))?;
+        Ok(match mount.kind {
+            MountType::Bind => {
+                let source = mount.source.clone().unwrap_or_default();
+                let path = match &mount.from {
+                    CopySource::Context => {
+                        let found = self
+                            .context
+                            .resolve(if source.is_empty() { "." } else { &source })
+                            .map_err(fail)?;
+                        found
+                            .first()
+                            .map(|s| s.path.clone())
+                            .unwrap_or_else(|| self.context.root().to_path_buf())
+                    }
+                    _ => {
+                        return Err(fail(
+                            "RUN --mount=type=bind,from=… is not supported yet: COPY --from the files instead",
+                        ));
+                    }
+                };
+                MountSpec {
+                    kind: "bind".to_owned(),
+                    source: path.display().to_string(),
+                    destination: target,
+                    read_only: mount.readonly,
+                    options: Vec::new(),
+                    anonymous: false,
+                }
+            }
+            MountType::Cache => {
+                let id = mount.id.clone().unwrap_or_else(|| target.clone());
+                let dir = cache::mount_dir(&self.runtime.store, &id);
+                fs_err::create_dir_all(&dir).map_err(fail)?;
+                if let (Some(uid), Some(gid)) = (mount.uid, mount.gid) {
+                    let _ = std::os::unix::fs::chown(&dir, Some(uid), Some(gid));
+                }
+                if let Some(mode) = mount.mode {
+                    set_mode(&dir, mode)?;
+                }
+                MountSpec {
+                    kind: "bind".to_owned(),
+                    source: dir.display().to_string(),
+                    destination: target,
+                    read_only: false,
+                    options: Vec::new(),
+                    anonymous: false,
+                }
+            }
+            MountType::Tmpfs => MountSpec {
+                kind: "tmpfs".to_owned(),
+                source: String::new(),
+                destination: target,
+                read_only: false,
+                options: Vec::new(),
+                anonymous: false,
+            },
+            MountType::Secret | MountType::Ssh => {
+                return Err(fail(
+                    "RUN --mount=type=secret and type=ssh are not supported yet",
+                ));
+            }
+        })
+    }
+
+    /// COPY --from: mounts the stage's (or image's) filesystem and copies out of it.
+    fn copy_from_fs(
+        &self,
+        source: &ContainerRecord,
+        root: &Path,
+        step: &CopyStep,
+        options: &CopyOptions,
+    ) -> Result<()> {
+        let store = &self.runtime.store;
+        let dir = store.container_dir(&source.id);
+        fs_err::create_dir_all(&dir).map_err(fail)?;
+        let outcome = self.with_rootfs(source, |from_root| {
+            let context =
+                BuildContext::open(from_root, &from_root.join(".no-dockerignore")).map_err(fail)?;
+            let mut sources = Vec::new();
+            for text in &step.sources {
+                sources.extend(context.resolve(text).map_err(fail)?);
+            }
+            copy::copy_into(root, &sources, &step.dest, "", options).map_err(fail)?;
+            Ok(())
+        });
+        if let Ok(lock) = store.lock() {
+            let _ = store.remove_container_dir(&lock, &source.id);
+        }
+        outcome
+    }
+}
+
+fn is_remote(source: &str) -> bool {
+    source.starts_with("http://")
+        || source.starts_with("https://")
+        || source.starts_with("git@")
+        || source.ends_with(".git")
+}
+
+fn set_mode(path: &PathBuf, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(fail)
+}

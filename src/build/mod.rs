@@ -1,0 +1,147 @@
+//! Dockerfile builds: parse (`dockerfile`), plan and evaluate the stages (`plan`, `eval`,
+//! pure), run the filesystem steps (`executor`: RUN through the runtime, COPY from the
+//! `context` with `copy`), remember each step's layer (`cache`), and store the image.
+//!
+//! Uses: `dockerfile`, `runtime`, `image`, `storage`, `oci`, `util`.
+
+pub mod cache;
+pub mod context;
+pub mod copy;
+pub mod eval;
+pub mod executor;
+pub mod plan;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::dockerfile;
+use crate::image::archive::host_architecture;
+use crate::image::ops::register;
+use crate::oci::image::{Descriptor, ImageConfig, Manifest};
+use crate::oci::{Digest, Reference, media_type};
+use crate::runtime::Runtime;
+use crate::storage::unpack::UnpackOptions;
+
+pub use plan::BuildError;
+
+/// What to build.
+pub struct BuildRequest {
+    /// The context directory.
+    pub context: PathBuf,
+    /// The Dockerfile's path (for its name in errors, and its `.dockerignore`).
+    pub dockerfile: PathBuf,
+    /// Its text.
+    pub dockerfile_text: String,
+    /// `-t` (normalised, `latest` by default).
+    pub tags: Vec<Reference>,
+    /// `--build-arg`, `--target`, `--label`, the platform.
+    pub options: plan::BuildOptions,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--network` for RUN.
+    pub network: Option<String>,
+    /// Print progress (not with `-q`).
+    pub verbose: bool,
+    /// How layers are unpacked here.
+    pub unpack: UnpackOptions,
+}
+
+/// What was built.
+#[derive(Debug)]
+pub struct BuildReport {
+    /// The image ID (config digest).
+    pub image_id: Digest,
+    /// Warnings (unused build args, undefined variables).
+    pub warnings: Vec<String>,
+}
+
+/// Builds the image and names it.
+pub fn build(runtime: &Runtime, request: &BuildRequest) -> Result<BuildReport, BuildError> {
+    let name = request.dockerfile.file_name().map_or_else(
+        || "Dockerfile".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let file = dockerfile::parse(&request.dockerfile_text, &name)?;
+    let context = context::BuildContext::open(&request.context, &request.dockerfile)
+        .map_err(|e| BuildError::executor(e.to_string()))?;
+    let mut executor = executor::Executor::new(
+        runtime,
+        &context,
+        executor::ExecutorOptions {
+            no_cache: request.no_cache,
+            network: request.network.clone(),
+            unpack: request.unpack.clone(),
+            verbose: request.verbose,
+        },
+    );
+    let outcome = eval::evaluate(&file, &request.options, &mut executor)?;
+    let target = outcome
+        .stages_built
+        .last()
+        .copied()
+        .and_then(|index| executor.stages.get(index).cloned().flatten())
+        .unwrap_or_default();
+    let image_id = store_image(runtime, outcome.config, &target, &request.tags)?;
+    Ok(BuildReport {
+        image_id,
+        warnings: outcome.warnings,
+    })
+}
+
+/// Writes the config and manifest of the target stage and tags them.
+fn store_image(
+    runtime: &Runtime,
+    mut config: ImageConfig,
+    target: &executor::StageFs,
+    tags: &[Reference],
+) -> Result<Digest, BuildError> {
+    let fail = |e: crate::storage::StorageError| BuildError::executor(e.to_string());
+    let store = &runtime.store;
+    config.rootfs.diff_ids = target.layers.iter().map(|l| l.diff_id.clone()).collect();
+    if config.architecture.is_empty() {
+        config.architecture = host_architecture().to_owned();
+    }
+    if config.os.is_empty() {
+        config.os = "linux".to_owned();
+    }
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    for entry in &mut config.history {
+        if entry.created.is_none() {
+            entry.created = Some(now.clone());
+        }
+    }
+    config.created = Some(now);
+    let lock = store.lock().map_err(fail)?;
+    let config_bytes = serde_json::to_vec(&config).unwrap_or_default();
+    let config_digest = store.write_blob(&lock, &config_bytes).map_err(fail)?;
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(media_type::OCI_MANIFEST.to_owned()),
+        config: Descriptor::new(
+            media_type::OCI_CONFIG,
+            config_digest.clone(),
+            config_bytes.len() as u64,
+        ),
+        layers: target
+            .layers
+            .iter()
+            .map(|l| {
+                let kind = match l.media_type.as_str() {
+                    "" => media_type::OCI_LAYER_GZIP,
+                    other => other,
+                };
+                Descriptor::new(kind, l.blob.clone(), l.size)
+            })
+            .collect(),
+        annotations: BTreeMap::new(),
+    };
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap_or_default();
+    let manifest_digest = store.write_blob(&lock, &manifest_bytes).map_err(fail)?;
+    let descriptor = Descriptor::new(
+        media_type::OCI_MANIFEST,
+        manifest_digest,
+        manifest_bytes.len() as u64,
+    );
+    register(store, &lock, &descriptor, tags).map_err(|e| BuildError::executor(e.to_string()))?;
+    Ok(config_digest)
+}

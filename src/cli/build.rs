@@ -1,0 +1,44 @@
+//! `image build` / `build`: Dockerfile builds.
+
+use std::path::PathBuf;
+
+/// `image build` / `build`
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Name and optionally a tag in the `name:tag` format (repeatable; the tag defaults to latest)
+    #[arg(short, long = "tag", value_name = "NAME[:TAG]")]
+    pub tags: Vec<String>,
+    /// Name of the Dockerfile (default: PATH/Dockerfile; `-` reads it from stdin)
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Set build-time variables
+    #[arg(long = "build-arg", value_name = "KEY[=VALUE]")]
+    pub build_args: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Suppress the build output and print the image ID on success
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write the image ID to the file
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Set metadata for an image
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Set the target platform (only the native one is supported)
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Set the networking mode for the RUN instructions (default, none, host)
+    #[arg(long, value_name = "MODE")]
+    pub network: Option<String>,
+    /// Type of progress output (auto, plain, tty, quiet)
+    #[arg(long, value_name = "TYPE", default_value = "auto")]
+    pub progress: String,
+    /// The build context: a directory
+    #[arg(value_name = "PATH")]
+    pub context: PathBuf,
+}

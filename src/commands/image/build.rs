@@ -1,0 +1,105 @@
+//! `image build` / `build PATH`: a Dockerfile build into this user's store.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use anyhow::{Context as _, bail};
+
+use super::super::container;
+use super::super::{ExitStatus, Session};
+use crate::build::{self, BuildRequest, plan};
+use crate::cli::BuildArgs;
+use crate::oci::Reference;
+
+pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+    let platform = plan::Platform::native();
+    if let Some(wanted) = &args.platform {
+        if plan::Platform::parse(wanted).is_none_or(|p| !p.matches(&platform)) {
+            bail!(
+                "berth builds only for the native platform ({platform}); --platform {wanted} is not supported"
+            );
+        }
+    }
+    if !args.context.is_dir() {
+        bail!(
+            "unable to prepare context: path \"{}\" not found",
+            args.context.display()
+        );
+    }
+    let (dockerfile, text) = match args.file.as_deref() {
+        Some(path) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the Dockerfile from stdin")?;
+            (args.context.join("Dockerfile"), text)
+        }
+        Some(path) => (path.to_path_buf(), read_dockerfile(path)?),
+        None => {
+            let path = args.context.join("Dockerfile");
+            (path.clone(), read_dockerfile(&path)?)
+        }
+    };
+    let tags = args
+        .tags
+        .iter()
+        .map(|t| Reference::parse(t).with_context(|| format!("invalid tag `{t}`")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut build_args = BTreeMap::new();
+    for arg in &args.build_args {
+        match arg.split_once('=') {
+            Some((key, value)) => build_args.insert(key.to_owned(), Some(value.to_owned())),
+            // `--build-arg KEY` takes the value from our environment, as Docker does.
+            None => build_args.insert(arg.clone(), std::env::var(arg).ok()),
+        };
+    }
+    let mut labels = BTreeMap::new();
+    for label in &args.label {
+        let (key, value) = label.split_once('=').unwrap_or((label, ""));
+        labels.insert(key.to_owned(), value.to_owned());
+    }
+    let quiet = args.quiet || args.progress == "quiet";
+    let request = BuildRequest {
+        context: args.context.clone(),
+        dockerfile,
+        dockerfile_text: text,
+        tags: tags.clone(),
+        options: plan::BuildOptions {
+            build_args,
+            target: args.target.clone(),
+            platform,
+            labels,
+        },
+        no_cache: args.no_cache,
+        network: args.network.clone(),
+        verbose: !quiet,
+        unpack: session.unpack_options(),
+    };
+    let runtime = container::runtime(session, session.store()?);
+    let report = build::build(&runtime, &request)?;
+    let printer = &session.cx.printer;
+    for warning in &report.warnings {
+        printer.warn(warning);
+    }
+    if let Some(path) = &args.iidfile {
+        fs_err::write(path, report.image_id.to_string())?;
+    }
+    if quiet {
+        printer.line(&report.image_id.to_string());
+    } else {
+        printer.info(&format!("writing image {} done", report.image_id));
+        for tag in &tags {
+            printer.info(&format!("naming to {tag} done"));
+        }
+    }
+    Ok(ExitStatus::SUCCESS)
+}
+
+fn read_dockerfile(path: &std::path::Path) -> anyhow::Result<String> {
+    fs_err::read_to_string(path).map_err(|_| {
+        anyhow::anyhow!(
+            "failed to read dockerfile: open {}: no such file or directory",
+            path.display()
+        )
+    })
+}

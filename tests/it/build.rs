@@ -1,0 +1,326 @@
+//! `berth build` as the tutorial uses it: a Dockerfile with FROM, ENV, WORKDIR, COPY, RUN
+//! (shell and heredoc), EXPOSE and CMD becomes a tagged image of layers that runs; the cache
+//! makes an unchanged rebuild start no container, ignores mtimes and notices edits;
+//! `.dockerignore`; multi-stage builds with `--target` and `COPY --from`; build args; and the
+//! errors for bad input, which leave the tags where they were.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::require_users;
+use crate::support::{TestContext, User, chown_tree};
+
+macro_rules! as_users {
+    ($body:ident => $($test:ident: $user:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                if User::$user != User::Root {
+                    require_users!();
+                }
+                $body(User::$user);
+            }
+        )+
+    };
+}
+
+/// A context directory with `files` (path, content), owned by the user.
+fn context(cx: &TestContext, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = cx.work().join(name);
+    for (path, content) in files {
+        let file = dir.join(path);
+        fs_err::create_dir_all(file.parent().unwrap()).unwrap();
+        fs_err::write(&file, content).unwrap();
+    }
+    chown_tree(&dir, cx.user);
+    dir
+}
+
+fn busybox(user: User) -> TestContext {
+    let cx = TestContext::new(user);
+    cx.import_busybox("busybox");
+    cx
+}
+
+fn image_config(cx: &TestContext, image: &str) -> Value {
+    let out = cx.ok(["image", "inspect", image]);
+    let all: Value = serde_json::from_str(&out).unwrap();
+    all[0].clone()
+}
+
+const TUTORIAL: &str = "FROM busybox
+ENV GREETING=hello
+WORKDIR /app
+COPY requirements.txt .
+RUN echo \"$GREETING from run\" > /app/run.txt
+COPY . .
+RUN <<EOF
+echo heredoc > /app/heredoc.txt
+EOF
+EXPOSE 8000
+CMD [\"cat\", \"/app/main.txt\", \"/app/run.txt\", \"/app/heredoc.txt\"]
+";
+
+/// The tutorial's sequence: build with a tag, list, run, and a default `latest` tag.
+fn tutorial_build(user: User) {
+    let cx = busybox(user);
+    let dir = context(
+        &cx,
+        "app",
+        &[
+            ("Dockerfile", TUTORIAL),
+            ("requirements.txt", "fastapi\n"),
+            ("main.txt", "main file\n"),
+            ("secret.txt", "do not copy\n"),
+            (".dockerignore", "secret.txt\n"),
+        ],
+    );
+    let dir = dir.to_str().unwrap();
+    let run = cx.run(["image", "build", dir, "-t", "hello_world:v1"]);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert!(
+        run.stderr()
+            .contains("naming to docker.io/library/hello_world:v1"),
+        "{}",
+        run.describe()
+    );
+    let images = cx.ok(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(images.contains("hello_world:v1"), "{images}");
+    assert_eq!(
+        cx.ok(["run", "--rm", "hello_world:v1"]),
+        "main file\nhello from run\nheredoc\n"
+    );
+    let listing = cx.ok(["run", "--rm", "hello_world:v1", "ls", "/app"]);
+    assert!(!listing.contains("secret.txt"), "{listing}");
+    assert!(listing.contains("requirements.txt"), "{listing}");
+    let config = image_config(&cx, "hello_world:v1");
+    assert_eq!(config["Config"]["WorkingDir"], "/app");
+    assert_eq!(config["Config"]["Env"][0], "GREETING=hello");
+    assert!(
+        config["Config"]["ExposedPorts"]["8000/tcp"].is_object(),
+        "{config}"
+    );
+    // One layer per COPY and RUN (and WORKDIR, which created /app) on busybox's one layer.
+    assert_eq!(
+        config["RootFS"]["Layers"].as_array().unwrap().len(),
+        1 + 1 + 4,
+        "{config}"
+    );
+    // `build` with no tag name gets `latest`.
+    cx.ok(["build", "-q", "-t", "hello_world", dir]);
+    assert!(
+        cx.ok(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .contains("hello_world:latest")
+    );
+    cx.assert_store_clean();
+}
+
+as_users!(tutorial_build =>
+    tutorial_dockerfile_builds_and_runs_as_sub: Sub,
+    tutorial_dockerfile_builds_and_runs_as_nosub: NoSub,
+    tutorial_dockerfile_builds_and_runs_as_root: Root,
+);
+
+/// A rebuild of an unchanged context is all cache hits and starts no container; touching a
+/// source's mtime changes nothing; editing it rebuilds from that COPY on.
+#[test]
+fn the_cache_ignores_mtimes_and_notices_edits() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let dir = context(
+        &cx,
+        "app",
+        &[
+            ("Dockerfile", TUTORIAL),
+            ("requirements.txt", "fastapi\n"),
+            ("main.txt", "main file\n"),
+        ],
+    );
+    let dir_text = dir.to_str().unwrap();
+    cx.ok(["build", "-t", "app", dir_text]);
+    let again = cx.run(["build", "-t", "app", dir_text]);
+    assert_eq!(again.code(), 0, "{}", again.describe());
+    assert_eq!(
+        again.stderr().matches("CACHED").count(),
+        5,
+        "{}",
+        again.describe()
+    );
+    assert!(!again.stderr().contains("DONE"), "{}", again.describe());
+    let file = dir.join("main.txt");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    fs_err::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let touched = cx.run(["build", "-t", "app", dir_text]);
+    assert_eq!(
+        touched.stderr().matches("CACHED").count(),
+        5,
+        "{}",
+        touched.describe()
+    );
+    fs_err::write(&file, "edited\n").unwrap();
+    let edited = cx.run(["build", "-t", "app", dir_text]);
+    assert_eq!(edited.code(), 0, "{}", edited.describe());
+    // WORKDIR, COPY requirements.txt and the first RUN stay cached.
+    assert_eq!(
+        edited.stderr().matches("CACHED").count(),
+        3,
+        "{}",
+        edited.describe()
+    );
+    assert!(cx.ok(["run", "--rm", "app"]).starts_with("edited\n"));
+    let uncached = cx.run(["build", "--no-cache", "-t", "app", dir_text]);
+    assert!(
+        !uncached.stderr().contains("CACHED"),
+        "{}",
+        uncached.describe()
+    );
+}
+
+/// Multi-stage: `--target`, `COPY --from=stage`, an unused stage skipped, build args.
+#[test]
+fn multi_stage_builds_and_build_args() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let dir = context(
+        &cx,
+        "multi",
+        &[(
+            "Dockerfile",
+            "ARG BASE=busybox
+FROM ${BASE} AS builder
+ARG FLAVOUR=plain
+RUN echo \"built $FLAVOUR\" > /artifact
+FROM busybox AS unused
+RUN echo this stage must not run && false
+FROM busybox
+COPY --from=builder /artifact /artifact
+CMD [\"cat\", \"/artifact\"]
+",
+        )],
+    );
+    let dir = dir.to_str().unwrap();
+    let run = cx.run(["build", "--build-arg", "FLAVOUR=spicy", "-t", "multi", dir]);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert!(
+        !run.stderr().contains("this stage must not run"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(cx.ok(["run", "--rm", "multi"]), "built spicy\n");
+    cx.ok(["build", "--target", "builder", "-t", "builder-only", dir]);
+    assert_eq!(
+        cx.ok(["run", "--rm", "builder-only", "cat", "/artifact"]),
+        "built plain\n"
+    );
+}
+
+/// Bad input: located errors, and a failed build moves no tag.
+#[test]
+fn bad_dockerfiles_fail_clearly_and_move_no_tag() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let good = context(
+        &cx,
+        "good",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nCMD [\"busybox\", \"echo\", \"old\"]\n",
+        )],
+    );
+    cx.ok(["build", "-t", "app", good.to_str().unwrap()]);
+    for (dockerfile, needle) in [
+        (
+            "FROM busybox\nRUNN echo hi\n",
+            "unknown instruction: RUNN (did you mean RUN?)",
+        ),
+        ("FROM busybox\nCOPY nothere /x\n", "\"/nothere\": not found"),
+        (
+            "FROM busybox\nRUN false\n",
+            "process \"/bin/sh -c false\" did not complete successfully: exit code: 1",
+        ),
+        (
+            "FROM busybox\nRUN <<EOF\necho never ends\n",
+            "unterminated heredoc",
+        ),
+        ("FROM nosuchimage\n", "nosuchimage"),
+    ] {
+        let dir = context(&cx, "bad", &[("Dockerfile", dockerfile)]);
+        let run = cx.run(["build", "-t", "app", dir.to_str().unwrap()]);
+        assert_ne!(run.code(), 0, "{}", run.describe());
+        assert!(
+            run.stderr().contains(needle),
+            "{needle}: {}",
+            run.describe()
+        );
+        assert!(run.stderr().contains("Dockerfile:"), "{}", run.describe());
+        assert_eq!(
+            cx.ok(["run", "--rm", "app"]),
+            "old\n",
+            "a failed build moved the tag"
+        );
+    }
+    // An unterminated JSON array is shell form, as in BuildKit: it builds.
+    let dir = context(&cx, "json", &[("Dockerfile", "FROM busybox\nCMD [\"a\"\n")]);
+    cx.ok(["build", "-q", dir.to_str().unwrap()]);
+    let dir = context(&cx, "target", &[("Dockerfile", "FROM busybox AS one\n")]);
+    let run = cx.run(["build", "--target", "two", dir.to_str().unwrap()]);
+    assert!(
+        run.stderr()
+            .contains("target stage \"two\" could not be found"),
+        "{}",
+        run.describe()
+    );
+    let run = cx.run([
+        "build",
+        "-f",
+        "/nonexistent/Dockerfile",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        run.stderr().contains("failed to read dockerfile"),
+        "{}",
+        run.describe()
+    );
+    let run = cx.run(["build", "--platform", "linux/s390x", dir.to_str().unwrap()]);
+    assert!(
+        run.stderr().contains("native platform"),
+        "{}",
+        run.describe()
+    );
+    cx.assert_store_clean();
+}
+
+/// A malicious context cannot make COPY write outside the image: a symlink in the image
+/// pointing at a host directory is resolved inside the image's root.
+#[test]
+fn copy_never_writes_outside_the_image() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let canary = cx.work().join("canary");
+    fs_err::create_dir_all(&canary).unwrap();
+    chown_tree(&canary, cx.user);
+    let dockerfile = format!(
+        "FROM busybox\nRUN ln -s {} /escape\nCOPY payload /escape/\n",
+        canary.display()
+    );
+    let dir = context(
+        &cx,
+        "evil",
+        &[("Dockerfile", &dockerfile), ("payload", "x\n")],
+    );
+    cx.ok(["build", "-t", "evil", dir.to_str().unwrap()]);
+    assert_eq!(
+        fs_err::read_dir(&canary).unwrap().count(),
+        0,
+        "COPY wrote through the symlink"
+    );
+    let inside = format!("{}/payload", canary.display());
+    assert_eq!(cx.ok(["run", "--rm", "evil", "cat", &inside]), "x\n");
+    let _ = Path::new(&inside);
+}
