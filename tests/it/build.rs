@@ -324,3 +324,92 @@ fn copy_never_writes_outside_the_image() {
     assert_eq!(cx.ok(["run", "--rm", "evil", "cat", &inside]), "x\n");
     let _ = Path::new(&inside);
 }
+
+/// The tutorial's example verbatim (`../shared/lab/app`: `FROM python:3.11-slim`, `RUN pip
+/// install` from the package index, `COPY`, `CMD uvicorn …`): it builds, `run -d -p` serves it,
+/// and the answer is the JSON hello. The base image is the python fixture (Debian's python3,
+/// as DESIGN.md §7 describes); skipped with a reason when this machine cannot reach PyPI.
+#[test]
+fn the_tutorial_app_builds_and_serves() {
+    require_users!();
+    let python = Path::new("/var/cache/berth-test/python.tar");
+    if !python.is_file() {
+        assert!(
+            std::env::var_os("BERTH_TEST_REQUIRE_ROOTLESS").is_none(),
+            "{} is missing: run contrib/test.sh as root",
+            python.display()
+        );
+        eprintln!("skipped: {} is missing", python.display());
+        return;
+    }
+    if std::net::TcpStream::connect("pypi.org:443").is_err() {
+        eprintln!("skipped: this machine cannot reach pypi.org");
+        return;
+    }
+    let cx = TestContext::new(User::Sub);
+    cx.ok([
+        "import",
+        "--change",
+        "ENV PIP_BREAK_SYSTEM_PACKAGES=1",
+        "--change",
+        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "--change",
+        "ENV LANG=C.UTF-8",
+        "--change",
+        "CMD [\"python3\"]",
+        python.to_str().unwrap(),
+        "python:3.11-slim",
+    ]);
+    let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/lab/app");
+    let files: Vec<(String, String)> = ["Dockerfile", "main.py", "requirements.txt"]
+        .iter()
+        .map(|name| {
+            (
+                (*name).to_owned(),
+                fs_err::read_to_string(lab.join(name)).unwrap(),
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let dir = context(&cx, "app", &borrowed);
+    let run = cx.run(["image", "build", dir.to_str().unwrap(), "-t", "hello_world"]);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    cx.ok([
+        "container",
+        "run",
+        "-p",
+        &format!("{port}:8000"),
+        "-d",
+        "--name",
+        "web",
+        "hello_world",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let answer = loop {
+        use std::io::{Read, Write};
+        let attempt = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+            let mut text = String::new();
+            s.read_to_string(&mut text)?;
+            Ok(text)
+        });
+        match attempt {
+            Ok(text) if text.contains("200 OK") => break text,
+            _ if std::time::Instant::now() > deadline => panic!("the app never answered"),
+            _ => std::thread::sleep(std::time::Duration::from_millis(200)),
+        }
+    };
+    assert!(
+        answer.ends_with("{\"message\":\"Hello World\"}"),
+        "{answer}"
+    );
+    cx.ok(["rm", "-f", "web"]);
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Build benchmark: berth beside buildah (bud --layers) on ../shared/lab/small, rootless as the
+# same user, each with a private store. Prints medians and ratios. Not a test.
+#
+#   contrib/bench/build.sh [path/to/berth]      (default: target/release/berth)
+#
+# Goals (issue 5): lab/small fully cached <= 0.04x buildah; cold (base present, --no-cache)
+# <= 0.5x; after touching one COPY source's mtime a full cache hit, <= 0.04x; after editing
+# one COPY source <= 0.4x.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BERTH=$(realpath "${1:-target/release/berth}")
+USER_NAME=${BENCH_USER:-berth-sub}
+RUNS=${RUNS:-10}
+command -v buildah >/dev/null || { echo "missing buildah (apt-get install buildah)" >&2; exit 1; }
+LAB=$(realpath ../shared/lab)
+# shellcheck source=contrib/bench/lib.sh
+. contrib/bench/lib.sh
+
+cp -a "$LAB/small" "$WORK/small"
+"$WORK/small/gen-context.sh" "$WORK/small"
+chown -R "$USER_NAME" "$WORK/small"
+BA="buildah --root $WORK/buildah --runroot $WORK/buildrun --storage-driver overlay"
+as_user $P save -o "$WORK/busybox-archive.tar" busybox >/dev/null 2>&1
+chown "$USER_NAME" "$WORK/busybox-archive.tar"
+as_user $BA pull -q "docker-archive:$WORK/busybox-archive.tar" >/dev/null
+as_user $BA tag "$(as_user $BA images -q | head -1)" busybox >/dev/null
+cd "$WORK"
+
+as_user $B build -q -t lab-small small >/dev/null
+as_user $BA bud --layers -q -t lab-small small >/dev/null 2>&1
+echo "== lab/small (median of $RUNS)"
+bench "fully cached rebuild" "$B build -q -t lab-small small" "$BA bud --layers -q -t lab-small small"
+cat >"$WORK/touch.sh" <<EOS
+#!/bin/sh
+touch $WORK/small/ctx/d3/f0042.txt && exec "\$@"
+EOS
+cat >"$WORK/edit.sh" <<EOS
+#!/bin/sh
+echo "edit \$(date +%s%N)" >> $WORK/small/ctx/d3/f0042.txt && exec "\$@"
+EOS
+chmod +x "$WORK"/touch.sh "$WORK"/edit.sh; chown "$USER_NAME" "$WORK"/touch.sh "$WORK"/edit.sh
+bench "after touching one source (mtime)" "$WORK/touch.sh $B build -q -t lab-small small" \
+  "$WORK/touch.sh $BA bud --layers -q -t lab-small small"
+RUNS=5 bench "after editing one source" "$WORK/edit.sh $B build -q -t lab-small small" \
+  "$WORK/edit.sh $BA bud --layers -q -t lab-small small"
+RUNS=5 bench "cold (--no-cache, base present)" "$B build -q --no-cache -t lab-small small" \
+  "$BA bud --layers --no-cache -q -t lab-small small"
