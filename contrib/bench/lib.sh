@@ -19,7 +19,7 @@ WORK=$(mktemp -d /var/tmp/berth-bench.XXXXXX)
 mkdir -p "$WORK/bin" "$WORK/run" "$WORK/rootfs/bin"
 install -m 0755 "$BERTH" "$WORK/bin/berth"
 cp /bin/busybox "$WORK/rootfs/bin/"
-for applet in sh true sleep httpd; do ln -s busybox "$WORK/rootfs/bin/$applet"; done
+for applet in $(busybox --list); do [ "$applet" = busybox ] || ln -s busybox "$WORK/rootfs/bin/$applet"; done
 tar -C "$WORK/rootfs" -cf "$WORK/busybox.tar" .
 chown -R "$USER_NAME" "$WORK"
 as_user() { runuser -u "$USER_NAME" -- env HOME="$WORK" XDG_RUNTIME_DIR="$WORK/run" "$@"; }

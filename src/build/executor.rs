@@ -57,6 +57,8 @@ pub struct ExecutorOptions {
     pub unpack: UnpackOptions,
     /// Print progress.
     pub verbose: bool,
+    /// `--secret`: id → content.
+    pub secrets: BTreeMap<String, Vec<u8>>,
 }
 
 /// Runs the steps of a build.
@@ -318,13 +320,30 @@ impl StepExecutor for Executor<'_> {
             None | Some("default") => "pasta".to_owned(),
             Some(other) => other.to_owned(),
         };
-        let mut mounts = Vec::new();
+        let mut env = step.env.clone();
         for mount in &step.mounts {
-            mounts.push(self.run_mount(mount)?);
+            if let (MountType::Secret, Some(variable)) = (mount.kind, &mount.env) {
+                let id = mount
+                    .id
+                    .clone()
+                    .or_else(|| mount.source.clone())
+                    .unwrap_or_default();
+                match self.options.secrets.get(&id) {
+                    Some(value) => {
+                        env.push(format!("{variable}={}", String::from_utf8_lossy(value)))
+                    }
+                    None if mount.required => {
+                        return Err(fail(format!(
+                            "secret {id} not found: pass it with `--secret id={id},src=FILE`"
+                        )));
+                    }
+                    None => {}
+                }
+            }
         }
         let config = ContainerConfig {
             args: step.argv.clone(),
-            env: step.env.clone(),
+            env,
             working_dir: step.workdir.clone(),
             user: step.user.clone(),
             hostname: "buildkitsandbox".to_owned(),
@@ -333,7 +352,6 @@ impl StepExecutor for Executor<'_> {
             ..ContainerConfig::default()
         };
         let host = HostConfig {
-            mounts,
             network_mode: network,
             restart: RestartPolicy {
                 name: "no".to_owned(),
@@ -343,9 +361,22 @@ impl StepExecutor for Executor<'_> {
             ..HostConfig::default()
         };
         let record = self.working_container(stage, config, host)?;
-        // Heredoc scripts (`RUN <<EOF`) are files bind-mounted where the command reads them.
+        // Heredoc scripts (`RUN <<EOF`) and secrets are files in the working container's
+        // directory (outside its root filesystem), bind-mounted where the command reads them.
         let dir = self.runtime.store.container_dir(&record.id);
         let mut record = record;
+        for mount in &step.mounts {
+            if mount.kind == MountType::Secret && mount.env.is_some() && mount.target.is_none() {
+                continue;
+            }
+            match self.run_mount(mount, &dir) {
+                Ok(spec) => record.host_config.mounts.extend(spec),
+                Err(error) => {
+                    self.remove(&record);
+                    return Err(error);
+                }
+            }
+        }
         for (index, file) in step.files.iter().enumerate() {
             let path = dir.join(format!("heredoc-{index}"));
             fs_err::write(&path, &file.content).map_err(fail)?;
@@ -375,6 +406,7 @@ impl StepExecutor for Executor<'_> {
                 return Err(fail(error));
             }
         }
+        self.prune_mountpoints(&record);
         self.commit(stage, &record, &key)?;
         self.done(started);
         Ok(())
@@ -500,12 +532,12 @@ impl StepExecutor for Executor<'_> {
 impl Executor<'_> {
     /// `RUN --mount`: bind (context or stage, read-only unless rw), cache (a directory kept
     /// in the store across builds), tmpfs.
-    fn run_mount(&self, mount: &super::eval::RunMount) -> Result<MountSpec> {
+    fn run_mount(&self, mount: &super::eval::RunMount, dir: &Path) -> Result<Option<MountSpec>> {
         let target = mount
             .target
             .clone()
             .ok_or_else(|| fail("a RUN --mount needs a target"))?;
-        Ok(match mount.kind {
+        Ok(Some(match mount.kind {
             MountType::Bind => {
                 let source = mount.source.clone().unwrap_or_default();
                 let path = match &mount.from {
@@ -561,12 +593,82 @@ impl Executor<'_> {
                 options: Vec::new(),
                 anonymous: false,
             },
-            MountType::Secret | MountType::Ssh => {
+            MountType::Secret => {
+                let id = mount
+                    .id
+                    .clone()
+                    .or_else(|| mount.source.clone())
+                    .unwrap_or_default();
+                let Some(content) = self.options.secrets.get(&id) else {
+                    if mount.required {
+                        return Err(fail(format!(
+                            "secret {id} not found: pass it with `--secret id={id},src=FILE`"
+                        )));
+                    }
+                    return Ok(None);
+                };
+                // Outside the root filesystem: a secret never reaches a layer.
+                let file = dir.join(format!("secret-{}", util::ids::random_hex(8)));
+                fs_err::write(&file, content).map_err(fail)?;
+                set_mode(&file, mount.mode.unwrap_or(0o400))?;
+                if let (Some(uid), Some(gid)) = (mount.uid, mount.gid) {
+                    let _ = std::os::unix::fs::chown(&file, Some(uid), Some(gid));
+                }
+                MountSpec {
+                    kind: "bind".to_owned(),
+                    source: file.display().to_string(),
+                    destination: target,
+                    read_only: true,
+                    options: Vec::new(),
+                    anonymous: false,
+                }
+            }
+            MountType::Ssh => {
                 return Err(fail(
-                    "RUN --mount=type=secret and type=ssh are not supported yet",
+                    "RUN --mount=type=ssh is not supported: berth forwards no SSH agent",
                 ));
             }
-        })
+        }))
+    }
+
+    /// Removes from the upper dir the empty files and directories the runtime made as mount
+    /// points (`/run/secrets/x`, cache targets, heredoc pipes) where the image had nothing:
+    /// they are not the step's work, and Docker's layers do not have them.
+    fn prune_mountpoints(&self, record: &ContainerRecord) {
+        let store = &self.runtime.store;
+        let upper = store.container_dir(&record.id).join("upper");
+        let lowers: Vec<PathBuf> = record
+            .layers
+            .iter()
+            .map(|chain| store.paths().layer_diff(chain))
+            .collect();
+        let in_image = |rel: &Path| {
+            lowers
+                .iter()
+                .any(|l| l.join(rel).symlink_metadata().is_ok())
+        };
+        for mount in &record.host_config.mounts {
+            let mut rel = PathBuf::from(mount.destination.trim_start_matches('/'));
+            loop {
+                if rel.as_os_str().is_empty() || in_image(&rel) {
+                    break;
+                }
+                let path = upper.join(&rel);
+                let removed = match path.symlink_metadata() {
+                    Ok(meta) if meta.is_file() && meta.len() == 0 => {
+                        fs_err::remove_file(&path).is_ok()
+                    }
+                    Ok(meta) if meta.is_dir() => fs_err::remove_dir(&path).is_ok(),
+                    _ => false,
+                };
+                if !removed {
+                    break;
+                }
+                if !rel.pop() {
+                    break;
+                }
+            }
+        }
     }
 
     /// COPY --from: mounts the stage's (or image's) filesystem and copies out of it.

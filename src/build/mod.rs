@@ -44,6 +44,8 @@ pub struct BuildRequest {
     pub verbose: bool,
     /// How layers are unpacked here.
     pub unpack: UnpackOptions,
+    /// `--secret`: id → content.
+    pub secrets: BTreeMap<String, Vec<u8>>,
 }
 
 /// What was built.
@@ -72,6 +74,7 @@ pub fn build(runtime: &Runtime, request: &BuildRequest) -> Result<BuildReport, B
             network: request.network.clone(),
             unpack: request.unpack.clone(),
             verbose: request.verbose,
+            secrets: request.secrets.clone(),
         },
     );
     let outcome = eval::evaluate(&file, &request.options, &mut executor)?;

@@ -32,6 +32,9 @@ pub struct BuildArgs {
     /// Set the target platform (only the native one is supported)
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
+    /// Secret to expose to RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR)
+    #[arg(long, value_name = "id=ID,src=PATH")]
+    pub secret: Vec<String>,
     /// Set the networking mode for the RUN instructions (default, none, host)
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
@@ -41,4 +44,15 @@ pub struct BuildArgs {
     /// The build context: a directory
     #[arg(value_name = "PATH")]
     pub context: PathBuf,
+}
+
+/// `builder prune`
+#[derive(Debug, clap::Args)]
+pub struct BuilderPruneArgs {
+    /// Remove all build cache, not just the dangling one
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
 }

@@ -84,8 +84,10 @@ pub enum Command {
     #[command(disable_help_flag = true, after_long_help = SECURITY_HELP)]
     Run(ContainerRunArgs),
     /// Build an image from a Dockerfile (same as `image build`)
-    #[command(visible_alias = "builder")]
     Build(BuildArgs),
+    /// Manage builds: build, and prune the build cache
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Create a new container
     #[command(disable_help_flag = true)]
     Create(ContainerCreateArgs),
@@ -154,6 +156,15 @@ pub enum Command {
     /// Hold a pod's network namespace (started by `pod create`, `pod start`, `run --pod`)
     #[command(name = "__pod-infra", hide = true)]
     PodInfra(PodInfraArgs),
+}
+
+/// `builder …`
+#[derive(Debug, Subcommand)]
+pub enum BuilderCommand {
+    /// Build an image from a Dockerfile
+    Build(Box<BuildArgs>),
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
 }
 
 /// `pod …`

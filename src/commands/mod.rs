@@ -14,7 +14,8 @@ mod volume;
 use anyhow::Context as _;
 
 use crate::cli::{
-    Command, ContainerCommand, ImageCommand, PodCommand, SystemCommand, VolumeCommand,
+    BuilderCommand, Command, ContainerCommand, ImageCommand, PodCommand, SystemCommand,
+    VolumeCommand,
 };
 use crate::context::Context;
 use crate::storage::Store;
@@ -109,6 +110,7 @@ fn needs_namespace(command: &Command) -> bool {
         | Command::Import(_)
         | Command::Unshare(_)
         | Command::Build(_)
+        | Command::Builder(_)
         | Command::Run(_)
         | Command::Create(_)
         | Command::Start(_)
@@ -261,6 +263,8 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Unpause(args) => container::pause::run(args, session, "unpause"),
         Command::Monitor(args) => internal::monitor::run(args, session),
         Command::Build(args) => image::build::run(args, session),
+        Command::Builder(BuilderCommand::Build(args)) => image::build::run(*args, session),
+        Command::Builder(BuilderCommand::Prune(args)) => image::build::prune(args, session),
         Command::PodInfra(args) => pod::infra(args, session),
         Command::Info(args) => system::info::run(args, session),
         Command::Version(args) => version::run(args, session),

@@ -60,6 +60,10 @@ impl Store {
         reachable.layers.extend(extra_layers.iter().cloned());
         // Containers stand on their image's layers even after the image lost its names.
         reachable.layers.extend(self.container_layers()?);
+        // The build cache keeps its layers until `builder prune`.
+        let (cache_layers, cache_blobs) = self.build_cache_needs();
+        reachable.layers.extend(cache_layers);
+        reachable.blobs.extend(cache_blobs);
         let mut report = GcReport::default();
         // Top layers first, as Docker lists deletions.
         let mut layers = self.list_layers()?;

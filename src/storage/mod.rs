@@ -11,11 +11,12 @@
 //! Uses: `oci`, `util`.
 
 mod blobs;
+pub mod build_cache;
 mod check;
 pub mod containers;
 pub mod diff;
 pub mod driver;
-mod gc;
+pub mod gc;
 mod layers;
 mod layout;
 mod lock;

@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use super::super::container;
 use super::super::{ExitStatus, Session};
 use crate::build::{self, BuildRequest, plan};
-use crate::cli::BuildArgs;
+use crate::cli::{BuildArgs, BuilderPruneArgs};
 use crate::oci::Reference;
 
 pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
@@ -58,6 +58,11 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
         let (key, value) = label.split_once('=').unwrap_or((label, ""));
         labels.insert(key.to_owned(), value.to_owned());
     }
+    let mut secrets = BTreeMap::new();
+    for spec in &args.secret {
+        let (id, content) = parse_secret(spec)?;
+        secrets.insert(id, content);
+    }
     let quiet = args.quiet || args.progress == "quiet";
     let request = BuildRequest {
         context: args.context.clone(),
@@ -74,6 +79,7 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
         network: args.network.clone(),
         verbose: !quiet,
         unpack: session.unpack_options(),
+        secrets,
     };
     let runtime = container::runtime(session, session.store()?);
     let report = build::build(&runtime, &request)?;
@@ -95,6 +101,36 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
     Ok(ExitStatus::SUCCESS)
 }
 
+/// `--secret id=ID,src=PATH` (also `source=`), or `id=ID,env=VAR`; `id=ID` alone reads the
+/// variable ID, as Docker does.
+fn parse_secret(spec: &str) -> anyhow::Result<(String, Vec<u8>)> {
+    let mut id = None;
+    let mut file = None;
+    let mut variable = None;
+    for part in spec.split(',') {
+        match part.split_once('=') {
+            Some(("id", value)) => id = Some(value.to_owned()),
+            Some(("src" | "source", value)) => file = Some(value.to_owned()),
+            Some(("env", value)) => variable = Some(value.to_owned()),
+            Some(("type", "file" | "env")) => {}
+            _ => bail!("invalid --secret `{spec}`: use id=ID,src=PATH or id=ID,env=VAR"),
+        }
+    }
+    let id = id.ok_or_else(|| anyhow::anyhow!("invalid --secret `{spec}`: the id is missing"))?;
+    let content = match (file, variable) {
+        (Some(path), _) => {
+            fs_err::read(&path).with_context(|| format!("cannot read secret {id}"))?
+        }
+        (None, variable) => {
+            let name = variable.unwrap_or_else(|| id.clone());
+            std::env::var(&name)
+                .map_err(|_| anyhow::anyhow!("secret {id}: the variable {name} is not set"))?
+                .into_bytes()
+        }
+    };
+    Ok((id, content))
+}
+
 fn read_dockerfile(path: &std::path::Path) -> anyhow::Result<String> {
     fs_err::read_to_string(path).map_err(|_| {
         anyhow::anyhow!(
@@ -102,4 +138,39 @@ fn read_dockerfile(path: &std::path::Path) -> anyhow::Result<String> {
             path.display()
         )
     })
+}
+
+/// `builder prune [-a] [-f]`: drops build cache records (without `-a`, only those no image
+/// uses), then the layers nothing else needs.
+pub(crate) fn prune(args: BuilderPruneArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+    let printer = &session.cx.printer;
+    if !args.force {
+        let question = if args.all {
+            "WARNING! This will remove all build cache. Are you sure you want to continue?"
+        } else {
+            "WARNING! This will remove all dangling build cache. Are you sure you want to continue?"
+        };
+        if !printer.confirm(question) {
+            return Ok(ExitStatus::SUCCESS);
+        }
+    }
+    let store = session.store()?;
+    let lock = store.lock()?;
+    let used: std::collections::BTreeSet<_> = if args.all {
+        std::collections::BTreeSet::new()
+    } else {
+        let mut reachable = crate::storage::gc::Reachable::default();
+        for entry in store.load_index()?.manifests {
+            store.mark_manifest(&entry.digest, &mut reachable);
+        }
+        reachable.layers
+    };
+    let dropped =
+        store.build_cache_remove(&lock, args.all, |layer| used.contains(&layer.chain_id))?;
+    let report = store.collect_garbage(&lock, &[])?;
+    printer.line(&format!(
+        "Deleted build cache objects: {dropped}\nTotal reclaimed space: {}",
+        crate::util::human::size(report.reclaimed)
+    ));
+    Ok(ExitStatus::SUCCESS)
 }

@@ -33,7 +33,6 @@ pub(crate) fn run(args: SystemDfArgs, session: &Session<'_>) -> anyhow::Result<E
             "Reclaimable": reclaim,
         })
     };
-    // No container or build-cache commands exist yet: nothing is active.
     let rows: Vec<Value> = vec![
         row(
             "Images",
@@ -56,7 +55,13 @@ pub(crate) fn run(args: SystemDfArgs, session: &Session<'_>) -> anyhow::Result<E
             usage.volume_bytes,
             usage.volume_bytes,
         ),
-        row("Build Cache", 0, 0, 0, 0),
+        row(
+            "Build Cache",
+            usage.cache_records,
+            0,
+            usage.cache_bytes,
+            usage.cache_bytes,
+        ),
     ];
     let header = crate::output::format::headers(&[
         ("Type", "TYPE"),
@@ -112,6 +117,8 @@ struct Usage {
     container_bytes: u64,
     volumes: usize,
     volume_bytes: u64,
+    cache_records: usize,
+    cache_bytes: u64,
 }
 
 fn store_usage(store: &Store) -> anyhow::Result<Usage> {
@@ -124,6 +131,7 @@ fn store_usage(store: &Store) -> anyhow::Result<Usage> {
         .map(|meta| meta.size)
         .sum();
     let count = |dir: std::path::PathBuf| fs_err::read_dir(dir).map(|e| e.count()).unwrap_or(0);
+    let cache = store.build_cache_records();
     Ok(Usage {
         images: images.len(),
         image_bytes,
@@ -131,5 +139,11 @@ fn store_usage(store: &Store) -> anyhow::Result<Usage> {
         container_bytes: crate::util::fs::tree_size(&store.paths().containers()),
         volumes: count(store.paths().volumes()),
         volume_bytes: crate::util::fs::tree_size(&store.paths().volumes()),
+        cache_records: cache.len(),
+        cache_bytes: cache
+            .iter()
+            .filter_map(|(_, layer)| store.load_layer_meta(&layer.chain_id).ok())
+            .map(|meta| meta.size)
+            .sum(),
     })
 }
