@@ -59,6 +59,8 @@ pub struct ExecutorOptions {
     pub verbose: bool,
     /// `--secret`: id → content.
     pub secrets: BTreeMap<String, Vec<u8>>,
+    /// `--timestamp`: file times in new layers are clamped to it.
+    pub timestamp: Option<u64>,
 }
 
 /// Runs the steps of a build.
@@ -154,8 +156,10 @@ impl<'a> Executor<'a> {
         let committed = (|| -> Result<CachedLayer> {
             let lock = store.lock().map_err(fail)?;
             let mut writer = store.blob_writer(&lock).map_err(fail)?;
-            let layer =
-                diff::write_layer(&upper, &mut writer, &DiffOptions::default()).map_err(fail)?;
+            let options = DiffOptions {
+                timestamp: self.options.timestamp,
+            };
+            let layer = diff::write_layer(&upper, &mut writer, &options).map_err(fail)?;
             let blob = Digest::parse(&layer.digest).map_err(fail)?;
             let diff_id = Digest::parse(&layer.diff_id).map_err(fail)?;
             writer.commit(Some(&blob)).map_err(fail)?;
@@ -647,8 +651,25 @@ impl Executor<'_> {
                 .iter()
                 .any(|l| l.join(rel).symlink_metadata().is_ok())
         };
-        for mount in &record.host_config.mounts {
-            let mut rel = PathBuf::from(mount.destination.trim_start_matches('/'));
+        // The runtime's own mount points come first: the generated /etc files and the
+        // kernel filesystems.
+        let fixed = [
+            "/etc/hosts",
+            "/etc/hostname",
+            "/etc/resolv.conf",
+            "/proc",
+            "/sys",
+            "/dev",
+        ];
+        let targets = fixed.iter().map(|t| (*t).to_owned()).chain(
+            record
+                .host_config
+                .mounts
+                .iter()
+                .map(|m| m.destination.clone()),
+        );
+        for target in targets {
+            let mut rel = PathBuf::from(target.trim_start_matches('/'));
             loop {
                 if rel.as_os_str().is_empty() || in_image(&rel) {
                     break;

@@ -46,6 +46,9 @@ pub struct BuildRequest {
     pub unpack: UnpackOptions,
     /// `--secret`: id → content.
     pub secrets: BTreeMap<String, Vec<u8>>,
+    /// `--timestamp` / `SOURCE_DATE_EPOCH`: the image's creation time, and the clamp of file
+    /// times in its new layers, so that the same inputs give the same image ID.
+    pub timestamp: Option<u64>,
 }
 
 /// What was built.
@@ -75,6 +78,7 @@ pub fn build(runtime: &Runtime, request: &BuildRequest) -> Result<BuildReport, B
             unpack: request.unpack.clone(),
             verbose: request.verbose,
             secrets: request.secrets.clone(),
+            timestamp: request.timestamp,
         },
     );
     let outcome = eval::evaluate(&file, &request.options, &mut executor)?;
@@ -84,7 +88,13 @@ pub fn build(runtime: &Runtime, request: &BuildRequest) -> Result<BuildReport, B
         .copied()
         .and_then(|index| executor.stages.get(index).cloned().flatten())
         .unwrap_or_default();
-    let image_id = store_image(runtime, outcome.config, &target, &request.tags)?;
+    let image_id = store_image(
+        runtime,
+        outcome.config,
+        &target,
+        &request.tags,
+        request.timestamp,
+    )?;
     Ok(BuildReport {
         image_id,
         warnings: outcome.warnings,
@@ -97,6 +107,7 @@ fn store_image(
     mut config: ImageConfig,
     target: &executor::StageFs,
     tags: &[Reference],
+    timestamp: Option<u64>,
 ) -> Result<Digest, BuildError> {
     let fail = |e: crate::storage::StorageError| BuildError::executor(e.to_string());
     let store = &runtime.store;
@@ -107,7 +118,10 @@ fn store_image(
     if config.os.is_empty() {
         config.os = "linux".to_owned();
     }
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let now = timestamp
+        .and_then(|t| chrono::DateTime::from_timestamp(i64::try_from(t).ok()?, 0))
+        .unwrap_or_else(chrono::Utc::now)
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
     for entry in &mut config.history {
         if entry.created.is_none() {
             entry.created = Some(now.clone());

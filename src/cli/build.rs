@@ -38,6 +38,10 @@ pub struct BuildArgs {
     /// Set the networking mode for the RUN instructions (default, none, host)
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
+    /// Set the create timestamp of the image and clamp file times in its new layers to it,
+    /// in seconds since the epoch, for reproducible builds (default: $SOURCE_DATE_EPOCH)
+    #[arg(long, value_name = "SECONDS")]
+    pub timestamp: Option<u64>,
     /// Type of progress output (auto, plain, tty, quiet)
     #[arg(long, value_name = "TYPE", default_value = "auto")]
     pub progress: String,

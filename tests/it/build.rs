@@ -413,3 +413,93 @@ fn the_tutorial_app_builds_and_serves() {
     );
     cx.ok(["rm", "-f", "web"]);
 }
+
+/// `--secret` reaches `RUN --mount=type=secret` as a file and as a variable, and never a
+/// layer; the runtime's mount points (/etc/hosts, /proc, …) are not left in RUN layers;
+/// `--timestamp` makes two uncached builds bit-identical; the build cache survives `rmi`
+/// and shows in `system df` until `builder prune -a`.
+#[test]
+fn secrets_reproducible_builds_and_the_cache_lifecycle() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let secret = cx.write_file("token.txt", b"s3cret");
+    let dir = context(
+        &cx,
+        "sec",
+        &[(
+            "Dockerfile",
+            "FROM busybox
+RUN --mount=type=secret,id=tok cat /run/secrets/tok > /got
+RUN --mount=type=secret,id=tok,env=TOKEN echo \" env=$TOKEN\" >> /got
+CMD [\"cat\", \"/got\"]
+",
+        )],
+    );
+    let dir = dir.to_str().unwrap();
+    let spec = format!("id=tok,src={}", secret.display());
+    cx.ok(["build", "-q", "--secret", &spec, "-t", "sec", dir]);
+    assert_eq!(cx.ok(["run", "--rm", "sec"]), "s3cret env=s3cret\n");
+    let saved = cx.work().join("sec.tar");
+    cx.ok(["save", "-o", saved.to_str().unwrap(), "sec"]);
+    let listing = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "mkdir -p {0}/x && tar -xf {1} -C {0}/x && for l in {0}/x/*/layer.tar; do tar -tf $l; done",
+            cx.work().display(),
+            saved.display()
+        ))
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    assert!(!listing.contains("run/secrets"), "{listing}");
+    assert!(
+        !listing.contains("etc/hosts") && !listing.contains("proc/"),
+        "{listing}"
+    );
+    assert!(listing.contains("got"), "{listing}");
+
+    let first = cx.ok([
+        "build",
+        "-q",
+        "--no-cache",
+        "--timestamp",
+        "0",
+        "--secret",
+        &spec,
+        dir,
+    ]);
+    let second = cx.ok([
+        "build",
+        "-q",
+        "--no-cache",
+        "--timestamp",
+        "0",
+        "--secret",
+        &spec,
+        dir,
+    ]);
+    assert_eq!(
+        first, second,
+        "the same inputs and --timestamp gave different images"
+    );
+
+    let df = cx.ok(["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
+    assert!(!df.contains("Build Cache 0"), "{df}");
+    cx.ok(["rmi", "-f", "sec"]);
+    let again = cx.run(["build", "--secret", &spec, "-t", "sec", dir]);
+    assert_eq!(
+        again.stderr().matches("CACHED").count(),
+        2,
+        "{}",
+        again.describe()
+    );
+    let pruned = cx.ok(["builder", "prune", "-a", "-f"]);
+    assert!(pruned.contains("Total reclaimed space"), "{pruned}");
+    let df = cx.ok(["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
+    assert!(df.contains("Build Cache 0"), "{df}");
+    let cold = cx.run(["build", "--secret", &spec, "-t", "sec", dir]);
+    assert!(!cold.stderr().contains("CACHED"), "{}", cold.describe());
+    let missing = cx.run(["build", "--no-cache", dir]);
+    assert_ne!(missing.code(), 0, "{}", missing.describe());
+    cx.assert_store_clean();
+}

@@ -80,6 +80,11 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
         verbose: !quiet,
         unpack: session.unpack_options(),
         secrets,
+        timestamp: args.timestamp.or_else(|| {
+            std::env::var("SOURCE_DATE_EPOCH")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+        }),
     };
     let runtime = container::runtime(session, session.store()?);
     let report = build::build(&runtime, &request)?;
