@@ -24,9 +24,9 @@
 //!   BuildKit ("cannot copy to non-directory"), and a non-directory meeting a directory is one
 //!   too; non-directories replace non-directories; directories merge, keeping the existing
 //!   directory's metadata;
-//! - owner 0:0 unless `--chown`; the source's permission bits unless `--chmod` (files and
-//!   directories); modification times kept; missing parents are created 0755 with the copy's
-//!   owner;
+//! - owner 0:0 unless `--chown` (or the source's, with [`CopyOptions::keep_owners`]); the
+//!   source's permission bits unless `--chmod` (files and directories); modification times
+//!   kept; missing parents are created 0755 with the copy's owner;
 //! - symlinks are copied as symlinks, target verbatim; hard links inside the copied set become
 //!   separate files (BuildKit keeps them linked; the layer is a bit larger, nothing else
 //!   changes); FIFOs, sockets and devices in the context are skipped.
@@ -70,6 +70,10 @@ pub struct CopyOptions {
     /// `COPY --exclude=*.txt hom* /d/` skips `home.txt`. A file named directly is never
     /// excluded.
     pub excludes: Vec<String>,
+    /// Keep each entry's owner (from its source) when `chown` is `None`, instead of 0:0 (ADD
+    /// of a local archive, extracted into a staging directory first). Missing parents are still
+    /// created 0:0.
+    pub keep_owners: bool,
 }
 
 /// What [`copy_into`] did.
@@ -177,6 +181,7 @@ pub fn copy_into(
     }
     let excludes = DockerIgnore::from_patterns(&options.excludes).map_err(CopyError::Exclude)?;
     let mut copier = Copier::new(root, options.chown.unwrap_or((0, 0)))?;
+    copier.keep_owners = options.keep_owners && options.chown.is_none();
     let into_dir = target.is_dir || options.parents || sources.len() > 1;
     for source in sources {
         copier.copy_source(source, &target.components, into_dir, &excludes, options)?;
@@ -358,6 +363,8 @@ struct Copier {
     root: OwnedFd,
     /// Owner of everything written.
     owner: (Uid, Gid),
+    /// Copied entries keep their source's owner instead ([`CopyOptions::keep_owners`]).
+    keep_owners: bool,
     /// `--chmod`, if any.
     chmod: Option<u32>,
     /// What was written.
@@ -394,6 +401,7 @@ impl Copier {
         Ok(Self {
             root: fd,
             owner: (Uid::from_raw(owner.0), Gid::from_raw(owner.1)),
+            keep_owners: false,
             chmod: None,
             stats: CopyStats::default(),
             dir_times: Vec::new(),
@@ -567,9 +575,41 @@ impl Copier {
 
     /// Sets owner then mode (chown clears setuid bits, so it goes first).
     fn finish_node(&self, fd: BorrowedFd<'_>, shown: &str, mode: u32) -> Result<()> {
-        rfs::fchown(fd, Some(self.owner.0), Some(self.owner.1))
-            .map_err(io_err(shown, "set owner of"))?;
+        self.finish_as(fd, shown, mode, self.owner)
+    }
+
+    /// [`Copier::finish_node`] for a copied entry, whose owner may be its own.
+    fn finish_entry(
+        &self,
+        fd: BorrowedFd<'_>,
+        shown: &str,
+        mode: u32,
+        entry: &WalkEntry,
+    ) -> Result<()> {
+        self.finish_as(fd, shown, mode, self.owner_for(entry))
+    }
+
+    fn finish_as(
+        &self,
+        fd: BorrowedFd<'_>,
+        shown: &str,
+        mode: u32,
+        owner: (Uid, Gid),
+    ) -> Result<()> {
+        rfs::fchown(fd, Some(owner.0), Some(owner.1)).map_err(io_err(shown, "set owner of"))?;
         rfs::fchmod(fd, Mode::from_raw_mode(mode)).map_err(io_err(shown, "set mode of"))
+    }
+
+    /// The owner a copied entry gets.
+    fn owner_for(&self, entry: &WalkEntry) -> (Uid, Gid) {
+        if self.keep_owners {
+            (
+                Uid::from_raw(entry.metadata.uid()),
+                Gid::from_raw(entry.metadata.gid()),
+            )
+        } else {
+            self.owner
+        }
     }
 
     /// The mode for a copied file or directory.
@@ -595,7 +635,7 @@ impl Copier {
                     .map_err(io_err(&shown, "create directory"))?;
                 let dir =
                     open_dir_nofollow(&parent, &name).map_err(io_err(&shown, "open directory"))?;
-                self.finish_node(dir.as_fd(), &shown, self.mode_for(entry))?;
+                self.finish_entry(dir.as_fd(), &shown, self.mode_for(entry), entry)?;
                 self.dir_times.push((path.to_vec(), mtime_of(entry)));
                 Ok(())
             }
@@ -656,7 +696,7 @@ impl Copier {
             })?;
         let mut file = Self::create_file(parent, name, shown)?;
         let copied = io::copy(&mut source, &mut file).map_err(io_err(shown, "write file data"))?;
-        self.finish_node(file.as_fd(), shown, self.mode_for(entry))?;
+        self.finish_entry(file.as_fd(), shown, self.mode_for(entry), entry)?;
         rfs::futimens(&file, &mtime_of(entry)).map_err(io_err(shown, "set times of"))?;
         self.stats.files += 1;
         self.stats.bytes += copied;
@@ -673,11 +713,12 @@ impl Copier {
     ) -> Result<()> {
         let target = entry.link_target.as_deref().unwrap_or(Path::new(""));
         rfs::symlinkat(target, parent, name).map_err(io_err(shown, "create symlink"))?;
+        let owner = self.owner_for(entry);
         rfs::chownat(
             parent,
             name,
-            Some(self.owner.0),
-            Some(self.owner.1),
+            Some(owner.0),
+            Some(owner.1),
             AtFlags::SYMLINK_NOFOLLOW,
         )
         .map_err(io_err(shown, "set owner of"))?;

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 
+use super::add;
 use super::cache::{self, CachedLayer};
 use super::context::{BuildContext, Source};
 use super::copy::{self, CopyOptions};
@@ -153,31 +154,32 @@ impl<'a> Executor<'a> {
         let store = &self.runtime.store;
         let upper = store.container_dir(&record.id).join("upper");
         let parent = self.stage(stage)?.layers.last().map(|l| l.chain_id.clone());
+        // Stored uncompressed, as `import` stores layers (compression is for pushing): the
+        // blob is the diff, and the upper dir itself becomes the unpacked layer.
         let committed = (|| -> Result<CachedLayer> {
             let lock = store.lock().map_err(fail)?;
             let mut writer = store.blob_writer(&lock).map_err(fail)?;
             let options = DiffOptions {
                 timestamp: self.options.timestamp,
             };
-            let layer = diff::write_layer(&upper, &mut writer, &options).map_err(fail)?;
-            let blob = Digest::parse(&layer.digest).map_err(fail)?;
-            let diff_id = Digest::parse(&layer.diff_id).map_err(fail)?;
-            writer.commit(Some(&blob)).map_err(fail)?;
+            let summary = diff::write_diff(&upper, &mut writer, &options).map_err(fail)?;
+            let diff_id = Digest::parse(&summary.diff_id).map_err(fail)?;
+            let (blob, size) = writer.commit(Some(&diff_id)).map_err(fail)?;
             let meta = store
-                .unpack_layer(
+                .adopt_layer(
                     &lock,
-                    &blob,
+                    &upper,
                     parent.as_ref(),
-                    Some(&diff_id),
-                    &self.options.unpack,
+                    &diff_id,
+                    summary.uncompressed_size,
                 )
                 .map_err(fail)?;
             let cached = CachedLayer {
                 chain_id: meta.chain_id,
                 diff_id,
                 blob,
-                size: layer.size,
-                media_type: String::new(),
+                size,
+                media_type: crate::oci::media_type::OCI_LAYER.to_owned(),
             };
             cache::store(store, &lock, key, &cached).map_err(fail)?;
             Ok(cached)
@@ -417,18 +419,31 @@ impl StepExecutor for Executor<'_> {
     }
 
     fn copy(&mut self, stage: usize, step: &CopyStep) -> Result<()> {
-        if step.is_add && step.sources.iter().any(|s| is_remote(s)) {
-            return Err(fail(
-                "ADD of a URL or git repository is not supported yet: download it in a RUN step",
-            ));
-        }
-        let (sources, digest, from) = self.copy_sources(step)?;
+        // ADD from the context: URLs, git repositories and archives (`add`), resolved now
+        // for the cache key, fetched on a miss.
+        let mut add_sources = None;
+        let (sources, digest, from) = if step.is_add && step.from == CopySource::Context {
+            let staging = self.runtime.store.paths().root().join(add::STAGING_DIR);
+            let resolved = add::AddSources::resolve(self.context, step, &staging)
+                .map_err(|e| fail(add::describe(&e)))?;
+            let digest = resolved.digest.clone();
+            add_sources = Some(resolved);
+            (Vec::new(), digest, None)
+        } else {
+            if !step.is_add && step.sources.iter().any(|s| is_url(s)) {
+                return Err(fail("source can't be a URL for COPY"));
+            }
+            self.copy_sources(step)?
+        };
         let parent = self.stage(stage)?.key.clone();
         let key = cache::key(&[&parent, &step.cache_text, &digest]);
         if self.cached(stage, &key, &step.created_by)? {
             return Ok(());
         }
         let started = Instant::now();
+        if let Some(add_sources) = &mut add_sources {
+            add_sources.fetch().map_err(|e| fail(add::describe(&e)))?;
+        }
         let record =
             self.working_container(stage, ContainerConfig::default(), HostConfig::default())?;
         let source_record = match &from {
@@ -458,6 +473,7 @@ impl StepExecutor for Executor<'_> {
                 chmod: step.chmod,
                 parents: step.parents,
                 excludes: step.excludes.clone(),
+                keep_owners: false,
             };
             for file in &step.heredocs {
                 copy::write_file_into(
@@ -470,6 +486,11 @@ impl StepExecutor for Executor<'_> {
                     chown.unwrap_or((0, 0)),
                 )
                 .map_err(fail)?;
+            }
+            if let Some(add_sources) = &mut add_sources {
+                add_sources
+                    .copy_into(root, &step.dest, &workdir, &options)
+                    .map_err(|e| fail(add::describe(&e)))?;
             }
             match &source_record {
                 None if !sources.is_empty() => {
@@ -720,11 +741,8 @@ impl Executor<'_> {
     }
 }
 
-fn is_remote(source: &str) -> bool {
-    source.starts_with("http://")
-        || source.starts_with("https://")
-        || source.starts_with("git@")
-        || source.ends_with(".git")
+fn is_url(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
 }
 
 fn set_mode(path: &PathBuf, mode: u32) -> Result<()> {

@@ -4,6 +4,7 @@
 //!
 //! Uses: `dockerfile`, `runtime`, `image`, `storage`, `oci`, `util`.
 
+pub mod add;
 pub mod cache;
 pub mod context;
 pub mod copy;

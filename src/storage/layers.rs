@@ -129,6 +129,43 @@ impl Store {
         Ok(meta)
     }
 
+    /// Takes `dir` (an overlay upper directory, already in the form unpacked layers have:
+    /// whiteouts as 0:0 devices, `user.overlay.opaque` directories) as the layer `diff_id`
+    /// on top of `parent`, by renaming it: a build step's layer is not unpacked a second time.
+    /// `dir` must be on the store's filesystem.
+    pub fn adopt_layer(
+        &self,
+        lock: &WriteLock,
+        dir: &std::path::Path,
+        parent: Option<&Digest>,
+        diff_id: &Digest,
+        tar_size: u64,
+    ) -> Result<LayerMeta> {
+        let chain_id = Digest::chain(parent, diff_id);
+        if self.layer_exists(&chain_id) {
+            return self.load_layer_meta(&chain_id);
+        }
+        let work = self.temp_dir(lock, "layer")?;
+        let diff = work.join("diff");
+        fs::rename(dir, &diff).map_err(io_error("failed to move", dir))?;
+        let meta = LayerMeta {
+            chain_id: chain_id.clone(),
+            diff_id: diff_id.clone(),
+            parent: parent.cloned(),
+            size: util::fs::tree_size(&diff),
+            tar_size,
+            skipped_devices: 0,
+        };
+        let meta_path = work.join("meta.json");
+        let text = serde_json::to_vec_pretty(&meta).unwrap_or_default();
+        util::fs::atomic_write(&meta_path, &text)
+            .map_err(io_error("failed to write", &meta_path))?;
+        let target = self.paths.layer(&chain_id);
+        util::fs::remove_all(&target).map_err(io_error("failed to remove", &target))?;
+        fs::rename(&work, &target).map_err(io_error("failed to store", &target))?;
+        Ok(meta)
+    }
+
     /// A layer blob's uncompressed tar stream, hashed as it is read (the hash is its diff ID).
     fn open_layer_stream(&self, blob: &Digest) -> Result<Hasher<Box<dyn Read>>> {
         let file = self.open_blob(blob)?;

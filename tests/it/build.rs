@@ -503,3 +503,139 @@ CMD [\"cat\", \"/got\"]
     assert_ne!(missing.code(), 0, "{}", missing.describe());
     cx.assert_store_clean();
 }
+
+/// Serves `body` to every GET on 127.0.0.1 from a thread of this process (ADD downloads run in
+/// the berth process, which shares the host's loopback); counts the requests.
+fn serve_forever(body: &'static [u8]) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte) {
+                    Ok(1) => request.push(byte[0]),
+                    _ => break,
+                }
+            }
+            counter.fetch_add(1, Ordering::SeqCst);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    (port, count)
+}
+
+/// A `.tar.gz` with `dir/f.txt` owned by 1000:1000 and `top.txt`.
+fn tar_gz() -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(gz);
+    for (path, data, owner) in [
+        ("dir/f.txt", "in the archive\n", 1000),
+        ("top.txt", "top\n", 0),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_path(path).unwrap();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o640);
+        header.set_uid(owner);
+        header.set_gid(owner);
+        header.set_mtime(1_600_000_000);
+        header.set_cksum();
+        builder.append(&header, data.as_bytes()).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// ADD's own sources: a local `.tar.gz` is extracted into the destination with its owners, a
+/// URL with `--checksum` is downloaded (mode 0600, not extracted) and not downloaded again on
+/// a cached rebuild, and a git repository is cloned at a tag without its `.git`.
+#[test]
+fn add_extracts_archives_fetches_urls_and_clones_git() {
+    use sha2::Digest as _;
+    require_users!();
+    let cx = busybox(User::Sub);
+    const BODY: &[u8] = b"from the web\n";
+    let (port, requests) = serve_forever(BODY);
+    let checksum = hex::encode(sha2::Sha256::digest(BODY));
+    let mut dockerfile = format!(
+        "FROM busybox\nADD archive.tar.gz /x/\nADD --checksum=sha256:{checksum} http://127.0.0.1:{port}/files/file.txt /y/\n"
+    );
+    let has_git = std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let work = cx.work();
+    if has_git {
+        let git = |dir: &Path, args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(["-c", "init.defaultBranch=main"])
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "git {args:?}: {out:?}");
+        };
+        git(&work, &["init", "-q", "--bare", "repo.git"]);
+        git(&work, &["init", "-q", "src"]);
+        let src = work.join("src");
+        fs_err::write(src.join("hello.txt"), "v1\n").unwrap();
+        git(&src, &["add", "."]);
+        git(&src, &["commit", "-qm", "one"]);
+        git(&src, &["tag", "v1"]);
+        fs_err::write(src.join("hello.txt"), "v2\n").unwrap();
+        git(&src, &["commit", "-qam", "two"]);
+        git(&src, &["push", "-q", "--tags", "../repo.git", "main"]);
+        chown_tree(&work.join("repo.git"), cx.user);
+        dockerfile.push_str(&format!("ADD file://{}/repo.git#v1 /z\n", work.display()));
+    }
+    let dir = context(&cx, "add", &[("Dockerfile", &dockerfile)]);
+    fs_err::write(dir.join("archive.tar.gz"), tar_gz()).unwrap();
+    chown_tree(&dir, cx.user);
+    let dir_text = dir.to_str().unwrap();
+    let build = cx.run(["build", "-t", "added", dir_text]);
+    assert_eq!(build.code(), 0, "{}", build.describe());
+    let sh = |script: &str| cx.ok(["run", "--rm", "added", "sh", "-c", script]);
+    assert_eq!(sh("cat /x/dir/f.txt /x/top.txt"), "in the archive\ntop\n");
+    assert_eq!(sh("stat -c '%u:%g %a' /x/dir/f.txt"), "1000:1000 640\n");
+    assert_eq!(sh("ls /x"), "dir\ntop.txt\n");
+    assert_eq!(sh("cat /y/file.txt"), "from the web\n");
+    assert_eq!(sh("stat -c '%u:%g %a' /y/file.txt"), "0:0 600\n");
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+    if has_git {
+        assert_eq!(sh("cat /z/hello.txt"), "v1\n");
+        assert_eq!(sh("ls -A /z"), "hello.txt\n");
+    }
+    // A rebuild is all cache hits: the checksum is the URL's key, nothing is downloaded.
+    let again = cx.run(["build", "-t", "added", dir_text]);
+    assert_eq!(again.code(), 0, "{}", again.describe());
+    let steps = if has_git { 3 } else { 2 };
+    assert_eq!(
+        again.stderr().matches("CACHED").count(),
+        steps,
+        "{}",
+        again.describe()
+    );
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // A wrong checksum fails and names both digests.
+    let wrong = dockerfile.replace(&checksum, &"0".repeat(64));
+    fs_err::write(dir.join("Dockerfile"), wrong).unwrap();
+    let failed = cx.run(["build", "-t", "added", dir_text]);
+    assert_ne!(failed.code(), 0, "{}", failed.describe());
+    let expected = format!(
+        "digest mismatch sha256:{checksum}: sha256:{}",
+        "0".repeat(64)
+    );
+    assert!(failed.stderr().contains(&expected), "{}", failed.describe());
+}
