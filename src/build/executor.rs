@@ -30,6 +30,9 @@ use crate::util;
 
 type Result<T> = std::result::Result<T, BuildError>;
 
+/// Where a single-ID build's RUN finds berth's apt configuration (in /dev: never a layer).
+const APT_CONFIG: &str = "/dev/berth-apt.conf";
+
 /// The label that marks a build's working containers (hidden from `ps`).
 pub const BUILD_LABEL: &str = "io.berth.build";
 
@@ -366,11 +369,36 @@ impl StepExecutor for Executor<'_> {
             resources: Resources::default(),
             ..HostConfig::default()
         };
-        let record = self.working_container(stage, config, host)?;
+        let mut record = self.working_container(stage, config, host)?;
+        // Under a single-ID map apt cannot switch to its sandbox user (`_apt` does not
+        // exist in the namespace): tell it to stay root, through a config file of our own.
+        if self.runtime.single_id
+            && !record
+                .config
+                .env
+                .iter()
+                .any(|e| e.starts_with("APT_CONFIG="))
+        {
+            let path = self
+                .runtime
+                .store
+                .container_dir(&record.id)
+                .join("apt.conf");
+            fs_err::write(&path, "APT::Sandbox::User \"root\";\n").map_err(fail)?;
+            record.config.env.push(format!("APT_CONFIG={APT_CONFIG}"));
+            record.host_config.mounts.push(MountSpec {
+                kind: "bind".to_owned(),
+                source: path.display().to_string(),
+                destination: APT_CONFIG.to_owned(),
+                read_only: true,
+                options: Vec::new(),
+                anonymous: false,
+            });
+        }
         // Heredoc scripts (`RUN <<EOF`) and secrets are files in the working container's
         // directory (outside its root filesystem), bind-mounted where the command reads them.
         let dir = self.runtime.store.container_dir(&record.id);
-        let mut record = record;
+
         for mount in &step.mounts {
             if mount.kind == MountType::Secret && mount.env.is_some() && mount.target.is_none() {
                 continue;

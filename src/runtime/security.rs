@@ -638,6 +638,33 @@ pub fn seccomp_profile(capabilities: &[Capability]) -> LinuxSeccomp {
     })
 }
 
+/// The chown family: under a single-ID map only our own ID exists, and chown to any other
+/// fails with EINVAL, which breaks dpkg and tar. [`fake_chown`] makes them succeed without
+/// effect, so files stay root's (what DESIGN.md §2 promises for the fallback).
+const CHOWN_SYSCALLS: [&str; 7] = [
+    "chown", "chown32", "fchown", "fchown32", "fchownat", "lchown", "lchown32",
+];
+
+/// Turns `profile` into one where the chown family returns success without doing anything.
+pub fn fake_chown(profile: &mut LinuxSeccomp) {
+    let mut rules = profile.syscalls().clone().unwrap_or_default();
+    for rule in &mut rules {
+        let mut names = rule.names().clone();
+        names.retain(|name| !CHOWN_SYSCALLS.contains(&name.as_str()));
+        rule.set_names(names);
+    }
+    rules.retain(|rule| !rule.names().is_empty());
+    if let Ok(rule) = LinuxSyscallBuilder::default()
+        .names(owned(&CHOWN_SYSCALLS))
+        .action(LinuxSeccompAction::ScmpActErrno)
+        .errno_ret(0u32)
+        .build()
+    {
+        rules.push(rule);
+    }
+    profile.set_syscalls(Some(rules));
+}
+
 fn build_profile(capabilities: &[Capability]) -> std::result::Result<LinuxSeccomp, OciSpecError> {
     let mut rules = Vec::new();
     let mut allowed: HashSet<&str> = HashSet::new();

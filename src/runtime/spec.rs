@@ -176,8 +176,11 @@ pub fn build(inputs: &SpecInputs<'_>) -> Result<Spec, RuntimeError> {
         linux["resources"] = resources;
     }
     if !unconfined {
-        linux["seccomp"] =
-            serde_json::to_value(security::seccomp_profile(&capabilities)).unwrap_or(Value::Null);
+        let mut profile = security::seccomp_profile(&capabilities);
+        if inputs.single_id {
+            security::fake_chown(&mut profile);
+        }
+        linux["seccomp"] = serde_json::to_value(profile).unwrap_or(Value::Null);
     }
     let mut spec = json!({
         "ociVersion": "1.0.2",

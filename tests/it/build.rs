@@ -639,3 +639,41 @@ fn add_extracts_archives_fetches_urls_and_clones_git() {
     );
     assert!(failed.stderr().contains(&expected), "{}", failed.describe());
 }
+
+/// `RUN apt-get install` works for a user with subordinate IDs, and in the single-ID fallback
+/// too (chown succeeds without effect, apt stays root instead of switching to `_apt`), on the
+/// Debian minbase fixture; skipped with a reason when deb.debian.org is unreachable.
+fn apt_get_install(user: User) {
+    let minbase = Path::new("/var/cache/berth-test/minbase.tar");
+    if !minbase.is_file() {
+        assert!(
+            std::env::var_os("BERTH_TEST_REQUIRE_ROOTLESS").is_none(),
+            "{} is missing: run contrib/test.sh as root",
+            minbase.display()
+        );
+        eprintln!("skipped: {} is missing", minbase.display());
+        return;
+    }
+    if std::net::TcpStream::connect("deb.debian.org:80").is_err() {
+        eprintln!("skipped: this machine cannot reach deb.debian.org");
+        return;
+    }
+    let cx = TestContext::new(user);
+    cx.ok(["import", minbase.to_str().unwrap(), "debian:minbase"]);
+    let dir = context(
+        &cx,
+        "apt",
+        &[(
+            "Dockerfile",
+            "FROM debian:minbase\nRUN apt-get update -q && apt-get install -y -q --no-install-recommends hello && rm -rf /var/lib/apt/lists/*\nCMD [\"hello\"]\n",
+        )],
+    );
+    let run = cx.run(["build", "-t", "hello", dir.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(cx.ok(["run", "--rm", "hello"]), "Hello, world!\n");
+}
+
+as_users!(apt_get_install =>
+    apt_get_install_in_run_as_sub: Sub,
+    apt_get_install_in_run_without_subordinate_ids: NoSub,
+);
