@@ -3,6 +3,11 @@
 //! and take a private mount and cgroup namespace of our own: libcontainer needs its state
 //! directory, which is not visible from inside the container's mount namespace.
 
+#![allow(
+    unsafe_code,
+    reason = "exec -d forks a child that outlives us and waits for the process"
+)]
+
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 
@@ -28,6 +33,8 @@ pub struct ExecOptions {
     pub stdin: bool,
     /// `-t`: a pseudo-terminal.
     pub tty: bool,
+    /// `-d`: start it and return; its output is discarded, as Docker does.
+    pub detach: bool,
 }
 
 /// Runs `options.args` in the container and returns its exit code. Call single-threaded,
@@ -36,6 +43,78 @@ pub fn exec(
     runtime: &Runtime,
     record: &ContainerRecord,
     options: &ExecOptions,
+) -> Result<i32, RuntimeError> {
+    if options.detach {
+        return exec_detached(runtime, record, options);
+    }
+    exec_in(runtime, record, options, None)
+}
+
+/// `exec -d`: a forked child of ours (in a session of its own, so that it outlives us) runs
+/// the process and waits for it, as libcontainer needs its caller to stay; we return once it
+/// says the process started, or with the error that kept it from starting.
+fn exec_detached(
+    runtime: &Runtime,
+    record: &ContainerRecord,
+    options: &ExecOptions,
+) -> Result<i32, RuntimeError> {
+    use std::io::Read as _;
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| RuntimeError::Sys("pipe", nix::errno::Errno::from_raw(e.raw_os_error())))?;
+    // SAFETY: exec runs single-threaded, outside any namespace of ours; the child does the
+    // exec and leaves with _exit, never returning into the caller's code.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            drop(read);
+            let _ = nix::unistd::setsid();
+            // Our caller's pipes must not stay open in the child (a shell's `$(…)` would wait).
+            if let Ok(null) = fs_err::OpenOptions::new().read(true).write(true).open("/dev/null") {
+                let null = std::os::fd::AsRawFd::as_raw_fd(&null);
+                for target in 0..=2 {
+                    let _ = nix::unistd::dup2(null, target);
+                }
+            }
+            let code = match exec_in(runtime, record, options, Some(&write)) {
+                Ok(_) => 0,
+                Err(error) => {
+                    let _ = rustix::io::write(
+                        &write,
+                        format!("{} {error}", error.exit_code()).as_bytes(),
+                    );
+                    1
+                }
+            };
+            // SAFETY: as above.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { .. }) => {
+            drop(write);
+            let mut answer = String::new();
+            let _ = std::fs::File::from(read).read_to_string(&mut answer);
+            match answer.as_str() {
+                "ok" => Ok(0),
+                "" => Err(RuntimeError::Invalid(
+                    "exec -d: the process did not start".to_owned(),
+                )),
+                text => {
+                    let (code, message) = text.split_once(' ').unwrap_or(("126", text));
+                    Err(RuntimeError::StartFailed {
+                        code: code.parse().unwrap_or(126),
+                        message: message.to_owned(),
+                    })
+                }
+            }
+        }
+        Err(errno) => Err(RuntimeError::Sys("fork", errno)),
+    }
+}
+
+/// The exec itself; `started` (for `-d`) hears `ok` once the process runs, and closes.
+fn exec_in(
+    runtime: &Runtime,
+    record: &ContainerRecord,
+    options: &ExecOptions,
+    started: Option<&OwnedFd>,
 ) -> Result<i32, RuntimeError> {
     if !is_running(record) {
         return Err(RuntimeError::Invalid(format!(
@@ -73,17 +152,27 @@ pub fn exec(
     if !options.user.is_empty() {
         env.entry("HOME".to_owned()).or_insert(user.home.clone());
     }
-    if options.tty {
+    if options.tty && !options.detach {
         return exec_tty(runtime, record, options, &user, &env);
     }
     let mut builder = ContainerBuilder::new(record.id.clone(), SyscallType::default())
         .with_root_path(&runtime.state_root)
         .map_err(RuntimeError::libcontainer)?;
-    if !options.stdin {
-        let null = fs_err::File::open("/dev/null").map_err(|e| {
-            RuntimeError::io("failed to open", std::path::Path::new("/dev/null"), e)
-        })?;
-        builder = builder.with_stdin(OwnedFd::from(std::fs::File::from(null)));
+    let null = || -> Result<OwnedFd, RuntimeError> {
+        let file = fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .map_err(|e| {
+                RuntimeError::io("failed to open", std::path::Path::new("/dev/null"), e)
+            })?;
+        Ok(OwnedFd::from(std::fs::File::from(file)))
+    };
+    if !options.stdin || options.detach {
+        builder = builder.with_stdin(null()?);
+    }
+    if options.detach {
+        builder = builder.with_stdout(null()?).with_stderr(null()?);
     }
     let child = builder
         .as_tenant()
@@ -101,6 +190,10 @@ pub fn exec(
         .with_detach(false)
         .build()
         .map_err(RuntimeError::libcontainer)?;
+    if let Some(started) = started {
+        let _ = rustix::io::write(started, b"ok");
+        let _ = nix::unistd::close(std::os::fd::AsRawFd::as_raw_fd(started));
+    }
     loop {
         match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code),

@@ -2294,3 +2294,34 @@ as_users!(debian =>
     debian_minbase_as_nosub: NoSub,
     debian_minbase_as_root: Root,
 );
+
+/// `exec -d` starts the process and returns at once; the process outlives the command, its
+/// output is discarded; a missing command is still reported (127).
+#[test]
+fn exec_detached_outlives_the_command() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    cx.ok(["run", "-d", "--name", "host", "busybox", "sleep", "100"]);
+    let started = Instant::now();
+    let out = cx.ok([
+        "exec",
+        "-d",
+        "host",
+        "sh",
+        "-c",
+        "echo ignored; sleep 1; echo done > /marker",
+    ]);
+    assert_eq!(out, "");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "exec -d waited"
+    );
+    wait_for(
+        "the detached process to finish",
+        Duration::from_secs(10),
+        || cx.run(["exec", "host", "cat", "/marker"]).stdout() == "done\n",
+    );
+    let missing = cx.run(["exec", "-d", "host", "nosuchcmd"]);
+    expect_code(&missing, 127);
+    expect_stderr(&missing, "executable file not found");
+}

@@ -6,9 +6,6 @@ use crate::cli::ContainerExecArgs;
 use crate::runtime::exec::{ExecOptions, exec};
 
 pub(crate) fn run(args: ContainerExecArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
-    if args.detach {
-        anyhow::bail!("exec -d is not available yet");
-    }
     let store =
         existing_store(session).ok_or_else(|| super::NoSuchContainer(args.container.clone()))?;
     let record = resolve(&store, &args.container)?;
@@ -20,6 +17,7 @@ pub(crate) fn run(args: ContainerExecArgs, session: &Session<'_>) -> anyhow::Res
         working_dir: args.workdir,
         stdin: args.interactive,
         tty: args.tty,
+        detach: args.detach,
     };
     match exec(&runtime, &record, &options) {
         Ok(code) => Ok(ExitStatus(u8::try_from(code & 0xff).unwrap_or(126))),
