@@ -14,6 +14,7 @@ USER_NAME=${BENCH_USER:-berth-sub}
 RUNS=${RUNS:-10}
 command -v buildah >/dev/null || { echo "missing buildah (apt-get install buildah)" >&2; exit 1; }
 LAB=$(realpath ../shared/lab)
+PEER=buildah
 # shellcheck source=contrib/bench/lib.sh
 . contrib/bench/lib.sh
 

@@ -50,6 +50,6 @@ bench() { # name, berth command, podman command
   as_user hyperfine -N -w 3 -r "$RUNS" --export-json "$WORK/p.json" "$podman" >/dev/null 2>&1
   local b p
   b=$(median "$WORK/b.json"); p=$(median "$WORK/p.json")
-  printf '%-40s berth %8.1f ms   podman %8.1f ms   ratio %.3f\n' "$name" "$b" "$p" "$(echo "$b/$p" | bc -l)"
+  printf '%-40s berth %8.1f ms   %s %8.1f ms   ratio %.3f\n' "$name" "$b" "${PEER:-podman}" "$p" "$(echo "$b/$p" | bc -l)"
 }
 

@@ -425,7 +425,7 @@ impl StepExecutor for Executor<'_> {
             });
         }
         self.runtime.store.save_container(&record).map_err(fail)?;
-        let outcome = monitor::supervise_in_child(self.runtime, &record.id);
+        let outcome = monitor::supervise_in_child(self.runtime, &record.id, !self.options.verbose);
         match outcome {
             Ok(0) => {}
             Ok(code) => {

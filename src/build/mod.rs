@@ -50,6 +50,8 @@ pub struct BuildRequest {
     /// `--timestamp` / `SOURCE_DATE_EPOCH`: the image's creation time, and the clamp of file
     /// times in its new layers, so that the same inputs give the same image ID.
     pub timestamp: Option<u64>,
+    /// Docker's schema 2 media types instead of OCI's (`--format docker`).
+    pub docker_format: bool,
 }
 
 /// What was built.
@@ -89,13 +91,7 @@ pub fn build(runtime: &Runtime, request: &BuildRequest) -> Result<BuildReport, B
         .copied()
         .and_then(|index| executor.stages.get(index).cloned().flatten())
         .unwrap_or_default();
-    let image_id = store_image(
-        runtime,
-        outcome.config,
-        &target,
-        &request.tags,
-        request.timestamp,
-    )?;
+    let image_id = store_image(runtime, outcome.config, &target, request)?;
     Ok(BuildReport {
         image_id,
         warnings: outcome.warnings,
@@ -107,9 +103,10 @@ fn store_image(
     runtime: &Runtime,
     mut config: ImageConfig,
     target: &executor::StageFs,
-    tags: &[Reference],
-    timestamp: Option<u64>,
+    request: &BuildRequest,
 ) -> Result<Digest, BuildError> {
+    let (tags, timestamp) = (&request.tags, request.timestamp);
+    let docker = request.docker_format;
     let fail = |e: crate::storage::StorageError| BuildError::executor(e.to_string());
     let store = &runtime.store;
     config.rootfs.diff_ids = target.layers.iter().map(|l| l.diff_id.clone()).collect();
@@ -132,11 +129,16 @@ fn store_image(
     let lock = store.lock().map_err(fail)?;
     let config_bytes = serde_json::to_vec(&config).unwrap_or_default();
     let config_digest = store.write_blob(&lock, &config_bytes).map_err(fail)?;
+    let (manifest_type, config_type) = if docker {
+        (media_type::DOCKER_MANIFEST, media_type::DOCKER_CONFIG)
+    } else {
+        (media_type::OCI_MANIFEST, media_type::OCI_CONFIG)
+    };
     let manifest = Manifest {
         schema_version: 2,
-        media_type: Some(media_type::OCI_MANIFEST.to_owned()),
+        media_type: Some(manifest_type.to_owned()),
         config: Descriptor::new(
-            media_type::OCI_CONFIG,
+            config_type,
             config_digest.clone(),
             config_bytes.len() as u64,
         ),
@@ -144,9 +146,11 @@ fn store_image(
             .layers
             .iter()
             .map(|l| {
-                let kind = match l.media_type.as_str() {
-                    "" => media_type::OCI_LAYER_GZIP,
-                    other => other,
+                let kind = match (l.media_type.as_str(), docker) {
+                    ("" | media_type::OCI_LAYER_GZIP, true) => media_type::DOCKER_LAYER_GZIP,
+                    (media_type::OCI_LAYER, true) => media_type::DOCKER_LAYER,
+                    ("", false) => media_type::OCI_LAYER_GZIP,
+                    (other, _) => other,
                 };
                 Descriptor::new(kind, l.blob.clone(), l.size)
             })
@@ -155,11 +159,7 @@ fn store_image(
     };
     let manifest_bytes = serde_json::to_vec(&manifest).unwrap_or_default();
     let manifest_digest = store.write_blob(&lock, &manifest_bytes).map_err(fail)?;
-    let descriptor = Descriptor::new(
-        media_type::OCI_MANIFEST,
-        manifest_digest,
-        manifest_bytes.len() as u64,
-    );
+    let descriptor = Descriptor::new(manifest_type, manifest_digest, manifest_bytes.len() as u64);
     register(store, &lock, &descriptor, tags).map_err(|e| BuildError::executor(e.to_string()))?;
     Ok(config_digest)
 }

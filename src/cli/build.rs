@@ -42,6 +42,9 @@ pub struct BuildArgs {
     /// in seconds since the epoch, for reproducible builds (default: $SOURCE_DATE_EPOCH)
     #[arg(long, value_name = "SECONDS")]
     pub timestamp: Option<u64>,
+    /// Manifest and config format of the image: oci, or docker (Docker's schema 2)
+    #[arg(long, value_name = "FORMAT", default_value = "oci")]
+    pub format: String,
     /// Type of progress output (auto, plain, tty, quiet)
     #[arg(long, value_name = "TYPE", default_value = "auto")]
     pub progress: String,

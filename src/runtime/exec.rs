@@ -68,7 +68,11 @@ fn exec_detached(
             drop(read);
             let _ = nix::unistd::setsid();
             // Our caller's pipes must not stay open in the child (a shell's `$(…)` would wait).
-            if let Ok(null) = fs_err::OpenOptions::new().read(true).write(true).open("/dev/null") {
+            if let Ok(null) = fs_err::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+            {
                 let null = std::os::fd::AsRawFd::as_raw_fd(&null);
                 for target in 0..=2 {
                     let _ = nix::unistd::dup2(null, target);

@@ -792,7 +792,9 @@ pub(super) fn check_command(
 /// after the other (a build's RUN steps): libcontainer changes process-wide state (dumpable,
 /// signal dispositions, namespaces) that a second container in the same process would
 /// inherit. Returns the container's exit code, or the error that kept it from starting.
-pub fn supervise_in_child(runtime: &Runtime, id: &str) -> Result<i32, RuntimeError> {
+/// The container's output goes to our stderr (a build's progress stream), or nowhere
+/// with `quiet`.
+pub fn supervise_in_child(runtime: &Runtime, id: &str, quiet: bool) -> Result<i32, RuntimeError> {
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| RuntimeError::Sys("pipe", nix::errno::Errno::from_raw(e.raw_os_error())))?;
     // SAFETY: the caller is single-threaded (a build runs its steps in order on one thread);
@@ -800,6 +802,15 @@ pub fn supervise_in_child(runtime: &Runtime, id: &str) -> Result<i32, RuntimeErr
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
             drop(read);
+            if quiet {
+                if let Ok(null) = fs::OpenOptions::new().write(true).open("/dev/null") {
+                    let null = std::os::fd::AsRawFd::as_raw_fd(&null);
+                    let _ = nix::unistd::dup2(null, 1);
+                    let _ = nix::unistd::dup2(null, 2);
+                }
+            } else {
+                let _ = nix::unistd::dup2(2, 1);
+            }
             let code = match supervise(runtime, id, Mode::Attached { stdin: false }) {
                 Ok(code) => code & 0xff,
                 Err(error) => {

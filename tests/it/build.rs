@@ -677,3 +677,90 @@ as_users!(apt_get_install =>
     apt_get_install_in_run_as_sub: Sub,
     apt_get_install_in_run_without_subordinate_ids: NoSub,
 );
+
+/// The context as a tar on stdin (`build -`) and as a git repository URL (`#tag`); `--format
+/// docker` writes Docker's schema 2 media types; `-q` prints only the ID, with no RUN output.
+#[test]
+fn contexts_from_stdin_and_git_and_the_docker_format() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let dir = context(
+        &cx,
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nCOPY hello.txt /\nRUN echo from-run\nCMD [\"cat\", \"/hello.txt\"]\n",
+            ),
+            ("hello.txt", "hello from the context\n"),
+        ],
+    );
+    let tar = std::process::Command::new("tar")
+        .args(["-C", dir.to_str().unwrap(), "-cf", "-", "."])
+        .output()
+        .unwrap()
+        .stdout;
+    let run = cx.run_with_stdin(["build", "-q", "-t", "fromstdin", "-"], &tar);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert!(
+        run.stdout().starts_with("sha256:") && run.stdout().lines().count() == 1,
+        "{}",
+        run.describe()
+    );
+    assert!(
+        !run.stdout().contains("from-run") && !run.stderr().contains("from-run"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        cx.ok(["run", "--rm", "fromstdin"]),
+        "hello from the context\n"
+    );
+
+    if crate::support::command_exists("git") {
+        let git = |args: &[&str]| {
+            let output = std::process::Command::new("git")
+                .args(["-C", dir.to_str().unwrap(), "-c", "safe.directory=*"])
+                .args(["-c", "user.email=t@t", "-c", "user.name=t"])
+                .args(args)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "git {args:?}: {stderr}");
+        };
+        git(&["init", "-q", "."]);
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "context"]);
+        git(&["tag", "v1"]);
+        chown_tree(&dir, cx.user);
+        let url = format!("file://{}/.git#v1", dir.display());
+        cx.ok(["build", "-q", "-t", "fromgit", &url]);
+        assert_eq!(
+            cx.ok(["run", "--rm", "fromgit"]),
+            "hello from the context\n"
+        );
+    }
+
+    cx.ok([
+        "build",
+        "-q",
+        "--format",
+        "docker",
+        "-t",
+        "dockerfmt",
+        dir.to_str().unwrap(),
+    ]);
+    let index = fs_err::read_to_string(cx.root().join("images/index.json"))
+        .or_else(|_| fs_err::read_to_string(cx.root().join("index.json")))
+        .unwrap();
+    assert!(
+        index.contains("application/vnd.docker.distribution.manifest.v2+json"),
+        "{index}"
+    );
+    let run = cx.run(["build", "--format", "zip", dir.to_str().unwrap()]);
+    assert!(
+        run.stderr().contains("unrecognized image format"),
+        "{}",
+        run.describe()
+    );
+}

@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 
 use super::super::container;
 use super::super::{ExitStatus, Session};
-use crate::build::{self, BuildRequest, plan};
+use crate::build::{self, BuildRequest, add, plan};
 use crate::cli::{BuildArgs, BuilderPruneArgs};
 use crate::oci::Reference;
 
@@ -20,7 +20,32 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
             );
         }
     }
-    if !args.context.is_dir() {
+    let store = session.store()?;
+    // A tar on stdin or a git repository is unpacked into a staging directory first.
+    let staging;
+    let context_text = args.context.to_string_lossy().into_owned();
+    let context = if context_text == "-" {
+        staging = add::Staging::new(&store.paths().root().join(add::STAGING_DIR))?;
+        let tarball = staging.path().join("context.tar");
+        let mut file = fs_err::File::create(&tarball)?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut file)
+            .context("cannot read the build context from stdin")?;
+        drop(file);
+        let dir = staging.path().join("context");
+        fs_err::create_dir_all(&dir)?;
+        add::extract(&tarball, &dir).map_err(|e| anyhow::anyhow!(add::describe(&e)))?;
+        dir
+    } else if let Some(git) = add::parse_git(&context_text) {
+        staging = add::Staging::new(&store.paths().root().join(add::STAGING_DIR))?;
+        let commit = git
+            .resolve()
+            .map_err(|e| anyhow::anyhow!(add::describe(&e)))?;
+        git.clone_into(&commit, &staging.path().join("context"), false)
+            .map_err(|e| anyhow::anyhow!(add::describe(&e)))?
+    } else {
+        args.context.clone()
+    };
+    if !context.is_dir() {
         bail!(
             "unable to prepare context: path \"{}\" not found",
             args.context.display()
@@ -32,11 +57,16 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
             std::io::stdin()
                 .read_to_string(&mut text)
                 .context("cannot read the Dockerfile from stdin")?;
-            (args.context.join("Dockerfile"), text)
+            (context.join("Dockerfile"), text)
+        }
+        // With a staged context, a relative -f names a file inside it.
+        Some(path) if context != args.context && path.is_relative() => {
+            let path = context.join(path);
+            (path.clone(), read_dockerfile(&path)?)
         }
         Some(path) => (path.to_path_buf(), read_dockerfile(path)?),
         None => {
-            let path = args.context.join("Dockerfile");
+            let path = context.join("Dockerfile");
             (path.clone(), read_dockerfile(&path)?)
         }
     };
@@ -63,9 +93,20 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
         let (id, content) = parse_secret(spec)?;
         secrets.insert(id, content);
     }
+    let docker_format = match args.format.as_str() {
+        "oci" => false,
+        "docker" => true,
+        other => bail!("unrecognized image format `{other}`: use oci or docker"),
+    };
+    if !matches!(args.progress.as_str(), "auto" | "plain" | "tty" | "quiet") {
+        bail!(
+            "invalid --progress `{}`: use auto, plain, tty or quiet",
+            args.progress
+        );
+    }
     let quiet = args.quiet || args.progress == "quiet";
     let request = BuildRequest {
-        context: args.context.clone(),
+        context,
         dockerfile,
         dockerfile_text: text,
         tags: tags.clone(),
@@ -80,13 +121,14 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
         verbose: !quiet,
         unpack: session.unpack_options(),
         secrets,
+        docker_format,
         timestamp: args.timestamp.or_else(|| {
             std::env::var("SOURCE_DATE_EPOCH")
                 .ok()
                 .and_then(|v| v.trim().parse().ok())
         }),
     };
-    let runtime = container::runtime(session, session.store()?);
+    let runtime = container::runtime(session, store);
     let report = build::build(&runtime, &request)?;
     let printer = &session.cx.printer;
     for warning in &report.warnings {

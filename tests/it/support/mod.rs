@@ -363,3 +363,9 @@ impl Run {
         self
     }
 }
+
+/// Whether `program` is on this machine's PATH.
+pub fn command_exists(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
