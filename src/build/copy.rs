@@ -1164,14 +1164,8 @@ mod tests {
         assert_eq!(sha256_of(&sb.path("big")), sha256_of(&source));
         let ctx = sb.ctx();
         assert!(ctx.digest(&ctx.resolve("big").unwrap()).is_ok());
-        // Neither the copy nor the digest held the file in memory (peak RSS, in KiB).
-        let status = fs::read_to_string("/proc/self/status").unwrap();
-        let peak: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap();
-        assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+        // Peak RSS is not checked here: the test process runs other tests on other threads.
+        // The build benchmark measures a build's peak RSS with a large context instead.
     }
 
     #[test]

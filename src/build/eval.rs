@@ -623,6 +623,12 @@ fn scratch_config(options: &BuildOptions) -> ImageConfig {
 fn image_config(mut config: ImageConfig, options: &BuildOptions) -> ImageConfig {
     config.created = None;
     config.extra = serde_json::Map::new();
+    // A base without PATH gets the default one in the config, as BuildKit and buildah do.
+    let container = config.config.get_or_insert_with(ContainerConfig::default);
+    let env = container.env.get_or_insert_with(Vec::new);
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, format!("PATH={DEFAULT_PATH}"));
+    }
     if config.architecture.is_empty() || config.os.is_empty() {
         config
             .architecture

@@ -764,3 +764,201 @@ fn contexts_from_stdin_and_git_and_the_docker_format() {
         run.describe()
     );
 }
+
+/// Interop with buildah: for each fixture context under `tests/fixtures/build/` (one
+/// behaviour per folder), the image config (Cmd, Entrypoint, Env, WorkingDir, User,
+/// ExposedPorts, Labels, Volumes, StopSignal) and the final filesystem listing (path, type,
+/// mode, owner, size of files, link target) equal what buildah builds from the same context.
+#[test]
+fn builds_match_buildah() {
+    require_users!();
+    if !crate::support::command_exists("buildah") {
+        assert!(
+            std::env::var_os("BERTH_TEST_REQUIRE_ROOTLESS").is_none(),
+            "buildah is missing: contrib/test.sh installs it"
+        );
+        eprintln!("skipped: buildah is not installed");
+        return;
+    }
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build");
+    let mut cases: Vec<PathBuf> = fs_err::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 2, "{cases:?}");
+    let cx = busybox(User::Sub);
+    let peer = Peer::new(&cx);
+    for case in cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let dir = cx.work().join(format!("case-{name}"));
+        crate::support::copy_tree(&case, &dir);
+        chown_tree(&dir, cx.user);
+        cx.ok(["build", "-q", "-t", &name, dir.to_str().unwrap()]);
+        peer.build(&name, &dir);
+        let ours = image_config(&cx, &name)["Config"].clone();
+        let mut theirs = peer.config(&name);
+        // buildah signs its images with its version; that is the tool, not the build.
+        if let Some(labels) = theirs["Labels"].as_object_mut() {
+            labels.remove("io.buildah.version");
+        }
+        for key in [
+            "Cmd",
+            "Entrypoint",
+            "Env",
+            "WorkingDir",
+            "User",
+            "ExposedPorts",
+            "Labels",
+            "Volumes",
+            "StopSignal",
+        ] {
+            let normal = |v: &Value| match v {
+                Value::Null => Value::Null,
+                Value::String(s) if s.is_empty() => Value::Null,
+                Value::Array(a) if a.is_empty() => Value::Null,
+                Value::Object(o) if o.is_empty() => Value::Null,
+                other => other.clone(),
+            };
+            assert_eq!(normal(&ours[key]), normal(&theirs[key]), "{name}: {key}");
+        }
+        let listing = cx.ok([
+            "run",
+            "--rm",
+            "--user",
+            "0",
+            "--entrypoint",
+            "/bin/busybox",
+            &name,
+            "sh",
+            "-c",
+            LISTING,
+        ]);
+        assert_eq!(
+            normal_listing(&listing),
+            normal_listing(&peer.listing(&name)),
+            "{name}"
+        );
+    }
+}
+
+/// Lists the root filesystem: `path|type|mode|uid|gid|size|link`, sorted.
+const LISTING: &str = "cd / && busybox find . -xdev \\( -path ./proc -o -path ./sys -o -path ./dev -o -path ./run \\) -prune -o -print | busybox sort | while read -r f; do busybox stat -c '%n|%F|%a|%u|%g|%s|%N' \"$f\"; done";
+
+/// Drops what differs by runtime, not by build: the root entry, the /etc files runtimes
+/// mount, and directory sizes (a filesystem's business).
+fn normal_listing(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| {
+            !l.starts_with(".|")
+                && !["./etc/hosts|", "./etc/hostname|", "./etc/resolv.conf|"]
+                    .iter()
+                    .any(|p| l.starts_with(p))
+        })
+        .map(|l| {
+            let mut fields: Vec<&str> = l.split('|').collect();
+            if fields.get(1) == Some(&"directory") {
+                fields[5] = "-";
+            }
+            fields.join("|")
+        })
+        .collect()
+}
+
+/// buildah (and podman, to import the base) as the test user, with a private store.
+struct Peer<'a> {
+    cx: &'a TestContext,
+    flags: Vec<String>,
+}
+
+impl<'a> Peer<'a> {
+    fn new(cx: &'a TestContext) -> Self {
+        let root = cx.work().join("peer");
+        let flags = vec![
+            "--root".to_owned(),
+            root.join("storage").display().to_string(),
+            "--runroot".to_owned(),
+            root.join("run").display().to_string(),
+            "--storage-driver".to_owned(),
+            "overlay".to_owned(),
+        ];
+        let peer = Self { cx, flags };
+        let tar = cx.work().join("busybox.tar");
+        peer.tool(
+            "podman",
+            &[
+                "import",
+                tar.to_str().unwrap(),
+                "docker.io/library/busybox:latest",
+            ],
+        );
+        peer
+    }
+
+    fn tool(&self, program: &str, args: &[&str]) -> String {
+        let home = self.cx.dir.path().join("home");
+        let output = std::process::Command::new("/usr/sbin/runuser")
+            .args(["-u", self.cx.user.name(), "--", "/usr/bin/env"])
+            .arg(format!("HOME={}", home.display()))
+            .arg(format!(
+                "XDG_RUNTIME_DIR={}",
+                self.cx.dir.path().join("run").display()
+            ))
+            .arg(program)
+            .args(&self.flags)
+            .args(args)
+            .current_dir(self.cx.work())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn build(&self, name: &str, dir: &Path) {
+        self.tool(
+            "buildah",
+            &[
+                "bud",
+                "--runtime",
+                "runc",
+                "--layers",
+                "-q",
+                "-t",
+                name,
+                dir.to_str().unwrap(),
+            ],
+        );
+    }
+
+    fn config(&self, name: &str) -> Value {
+        let out = self.tool("buildah", &["inspect", "--type", "image", name]);
+        let all: Value = serde_json::from_str(&out).unwrap();
+        let config = &all["Docker"]["config"];
+        config.clone()
+    }
+
+    fn listing(&self, name: &str) -> String {
+        let container = self.tool("buildah", &["from", name]);
+        let container = container.trim();
+        self.tool(
+            "buildah",
+            &[
+                "run",
+                "--runtime",
+                "runc",
+                "--user",
+                "0",
+                container,
+                "--",
+                "/bin/busybox",
+                "sh",
+                "-c",
+                LISTING,
+            ],
+        )
+    }
+}

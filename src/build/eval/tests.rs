@@ -250,7 +250,13 @@ fn env_is_expanded_against_the_env_before_the_instruction() {
     let env = container(&outcome).env.clone().unwrap();
     assert_eq!(
         env,
-        strings(&["abc=bye", "def=hello", "ghi=bye", "legacy=some value"])
+        strings(&[
+            &format!("PATH={DEFAULT_PATH}"),
+            "abc=bye",
+            "def=hello",
+            "ghi=bye",
+            "legacy=some value"
+        ])
     );
     let labels = container(&outcome).labels.clone().unwrap();
     assert_eq!(labels["l"], "hello ");
