@@ -4,7 +4,7 @@
 # reading xattrs, and podman for the interoperability tests.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "install-test-deps.sh: run as root" >&2; exit 1; }
-packages=(uidmap passt slirp4netns fuse-overlayfs fuse3 git catatonit libseccomp-dev pkg-config busybox-static attr podman util-linux procps python3 debootstrap)
+packages=(uidmap passt slirp4netns fuse-overlayfs fuse3 git catatonit libseccomp-dev pkg-config busybox-static attr podman buildah runc util-linux procps python3 debootstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
