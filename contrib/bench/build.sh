@@ -49,3 +49,12 @@ RUNS=5 bench "after editing one source" "$WORK/edit.sh $B build -q -t lab-small 
   "$WORK/edit.sh $BA $BUD --layers -q -t lab-small small"
 RUNS=5 bench "cold (--no-cache, base present)" "$B build -q --no-cache -t lab-small small" \
   "$BA $BUD --layers --no-cache -q -t lab-small small"
+
+echo "== memory: a build whose context holds 1 GB (COPY . /ctx)"
+mkdir -p "$WORK/big"
+head -c 1073741824 /dev/urandom >"$WORK/big/data.bin"
+printf 'FROM busybox\nCOPY . /ctx\n' >"$WORK/big/Dockerfile"
+chown -R "$USER_NAME" "$WORK/big"
+as_user /usr/bin/time -f '%M' -o "$WORK/rss-b" $B build -q -t big big >/dev/null
+as_user /usr/bin/time -f '%M' -o "$WORK/rss-p" $BA $BUD --layers -q -t big big >/dev/null 2>&1
+printf 'peak RSS, 1 GB context                   berth %6d KB   buildah %6d KB\n' "$(tail -1 "$WORK/rss-b")" "$(tail -1 "$WORK/rss-p")"
