@@ -840,6 +840,30 @@ fn builds_match_buildah() {
             "{name}"
         );
     }
+    // The image berth built runs under podman once saved and loaded.
+    let archive = cx.work().join("built.tar");
+    cx.ok([
+        "save",
+        "-o",
+        archive.to_str().unwrap(),
+        "metadata-and-layers",
+    ]);
+    chown_tree(&archive, cx.user);
+    peer.tool("podman", &["load", "-q", "-i", archive.to_str().unwrap()]);
+    let out = peer.tool(
+        "podman",
+        &[
+            "--runtime",
+            "runc",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "metadata-and-layers",
+            "cat /app/file.txt; echo $B",
+        ],
+    );
+    assert_eq!(out, "a file\ntwo words\n");
 }
 
 /// Lists the root filesystem: `path|type|mode|uid|gid|size|link`, sorted.
