@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian/Ubuntu machine (run as root; idempotent):
 # berth's own prerequisites (as install.sh), busybox-static for fixture images, attr for
-# reading xattrs, and podman for the interoperability tests.
+# reading xattrs, podman and skopeo for the interoperability tests, and docker-registry (with
+# apache2-utils for bcrypt htpasswd lines) for the registry tests.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "install-test-deps.sh: run as root" >&2; exit 1; }
-packages=(uidmap passt slirp4netns fuse-overlayfs fuse3 git catatonit libseccomp-dev pkg-config busybox-static attr podman buildah runc util-linux procps python3 debootstrap)
+packages=(uidmap passt slirp4netns fuse-overlayfs fuse3 git catatonit libseccomp-dev pkg-config busybox-static attr podman buildah runc util-linux procps python3 debootstrap docker-registry skopeo apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -253,14 +253,46 @@ impl<'a> Executor<'a> {
     }
 }
 
+/// Pulls a missing base image (FROM, COPY --from) and names it; returns its image ID.
+fn pull_base(store: &crate::storage::Store, name: &str) -> Result<Digest> {
+    use crate::registry::{auth::AuthFiles, client::ClientOptions, pull, reporter::Silent};
+    let failed = |error: &dyn std::error::Error| {
+        fail(format!(
+            "failed to resolve source metadata for {name}: {}",
+            image::archive::error_chain(error)
+        ))
+    };
+    let reference = crate::oci::Reference::parse(name).map_err(|error| failed(&error))?;
+    let lock = store.lock().map_err(fail)?;
+    let options = pull::PullOptions {
+        platform: pull::host_platform(),
+        client: ClientOptions {
+            auth: AuthFiles::from_env(),
+        },
+        unpack: UnpackOptions::default(),
+        jobs: pull::DEFAULT_JOBS,
+    };
+    let report = pull::pull(store, &lock, &reference, &options, &mut Silent)
+        .map_err(|error| failed(&error))?;
+    let names: Vec<crate::oci::Reference> = reference
+        .digest()
+        .is_none()
+        .then(|| reference.clone())
+        .into_iter()
+        .collect();
+    image::ops::register(store, &lock, &report.manifest, &names).map_err(|error| failed(&error))?;
+    Ok(report.image_id)
+}
+
 /// The filesystem and config of a stored image.
 fn image_fs(store: &crate::storage::Store, name: &str) -> Result<(StageFs, ImageConfig)> {
-    let resolved = image::resolve(store, name).map_err(|error| match error {
-        image::ImageError::NotFound(_) => fail(format!(
-            "failed to resolve source metadata for {name}: the image is not in the store (pulling is not available yet: load or import it first)"
-        )),
-        other => fail(other),
-    })?;
+    let resolved = match image::resolve(store, name) {
+        Err(image::ImageError::NotFound(_)) => {
+            let id = pull_base(store, name)?;
+            image::resolve(store, &id.to_string()).map_err(fail)?
+        }
+        other => other.map_err(fail)?,
+    };
     let details = image::ops::details(store, resolved.image).map_err(fail)?;
     let mut layers = Vec::new();
     let mut parent: Option<Digest> = None;
@@ -399,6 +431,13 @@ impl StepExecutor for Executor<'_> {
         // directory (outside its root filesystem), bind-mounted where the command reads them.
         let dir = self.runtime.store.container_dir(&record.id);
 
+        let sources = match self.mount_sources(&step.mounts, &mut record) {
+            Ok(sources) => sources,
+            Err(error) => {
+                self.remove(&record);
+                return Err(error);
+            }
+        };
         for mount in &step.mounts {
             if mount.kind == MountType::Secret && mount.env.is_some() && mount.target.is_none() {
                 continue;
@@ -426,6 +465,10 @@ impl StepExecutor for Executor<'_> {
         }
         self.runtime.store.save_container(&record).map_err(fail)?;
         let outcome = monitor::supervise_in_child(self.runtime, &record.id, !self.options.verbose);
+        for source in &sources {
+            rootfs::unmount_rootfs(&rootfs::paths(&self.runtime.store, source));
+            self.remove(source);
+        }
         match outcome {
             Ok(0) => {}
             Ok(code) => {
@@ -604,11 +647,8 @@ impl Executor<'_> {
                             .map(|s| s.path.clone())
                             .unwrap_or_else(|| self.context.root().to_path_buf())
                     }
-                    _ => {
-                        return Err(fail(
-                            "RUN --mount=type=bind,from=… is not supported yet: COPY --from the files instead",
-                        ));
-                    }
+                    // Mounted by `mount_sources` before the step.
+                    _ => return Ok(None),
                 };
                 MountSpec {
                     kind: "bind".to_owned(),
@@ -682,6 +722,49 @@ impl Executor<'_> {
                 ));
             }
         }))
+    }
+
+    /// `RUN --mount=type=bind,from=STAGE|IMAGE`: mounts each source's filesystem here (the
+    /// step's monitor, forked from us, inherits the mount) and adds the bind to `record`.
+    /// Returns the source records, to unmount and remove after the step.
+    fn mount_sources(
+        &self,
+        mounts: &[super::eval::RunMount],
+        record: &mut ContainerRecord,
+    ) -> Result<Vec<ContainerRecord>> {
+        let mut sources = Vec::new();
+        for mount in mounts.iter().filter(|m| m.kind == MountType::Bind) {
+            let fs = match &mount.from {
+                CopySource::Context => continue,
+                CopySource::Stage(index) => self
+                    .stages
+                    .get(*index)
+                    .cloned()
+                    .flatten()
+                    .ok_or_else(|| fail(format!("stage {index} was not built")))?,
+                CopySource::Image(name) => image_fs(&self.runtime.store, name)?.0,
+            };
+            let mut source = record.clone();
+            source.id = util::ids::random_hex(32);
+            source.layers = fs.layers.iter().map(|l| l.chain_id.clone()).collect();
+            let paths = rootfs::paths(&self.runtime.store, &source);
+            rootfs::mount_rootfs(&paths).map_err(fail)?;
+            sources.push(source);
+            let inner = mount.source.clone().unwrap_or_default();
+            record.host_config.mounts.push(MountSpec {
+                kind: "bind".to_owned(),
+                source: paths
+                    .merged
+                    .join(inner.trim_start_matches('/'))
+                    .display()
+                    .to_string(),
+                destination: mount.target.clone().unwrap_or_default(),
+                read_only: mount.readonly,
+                options: Vec::new(),
+                anonymous: false,
+            });
+        }
+        Ok(sources)
     }
 
     /// Removes from the upper dir the empty files and directories the runtime made as mount

@@ -7,6 +7,7 @@ mod build;
 mod container;
 mod image;
 mod pod;
+mod registry;
 mod shared;
 mod system;
 mod volume;
@@ -19,6 +20,7 @@ pub use build::*;
 pub use container::*;
 pub use image::*;
 pub use pod::*;
+pub use registry::*;
 pub use shared::*;
 pub use system::*;
 pub use volume::*;
@@ -138,6 +140,14 @@ pub enum Command {
     Import(ImageImportArgs),
     /// Show the history of an image (same as `image history`)
     History(ImageHistoryArgs),
+    /// Download an image from a registry (same as `image pull`)
+    Pull(ImagePullArgs),
+    /// Upload an image to a registry (same as `image push`)
+    Push(ImagePushArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
     /// Return low-level information on containers and images
     Inspect(InspectArgs),
     /// Display system-wide information (same as `system info`)
@@ -210,6 +220,10 @@ pub enum ImageCommand {
     Inspect(ImageInspectArgs),
     /// Show the history of an image
     History(ImageHistoryArgs),
+    /// Download an image from a registry
+    Pull(ImagePullArgs),
+    /// Upload an image to a registry
+    Push(ImagePushArgs),
 }
 
 /// `container …`

@@ -1,11 +1,12 @@
 //! One file per verb: `fn run(args, &Context) -> anyhow::Result<ExitStatus>`. Each turns the
 //! typed-in arguments into engine options, makes one engine call and prints the report.
 //!
-//! Uses: `cli`, `context`, `output`, `image`, `storage`, `userns`, `oci`, `util`.
+//! Uses: `cli`, `context`, `output`, `image`, `registry`, `storage`, `userns`, `oci`, `util`.
 
 mod container;
 mod image;
 mod internal;
+mod login;
 pub(crate) mod pod;
 mod system;
 mod version;
@@ -89,6 +90,7 @@ fn needs_namespace(command: &Command) -> bool {
                 | ImageCommand::Inspect(_)
                 | ImageCommand::History(_)
                 | ImageCommand::Save(_)
+                | ImageCommand::Push(_)
         ),
         // stop, kill, rm and restart act from outside: only the namespace's owner may signal
         // every process in it. rm and restart enter a namespace in a child for the files.
@@ -109,6 +111,7 @@ fn needs_namespace(command: &Command) -> bool {
         | Command::Load(_)
         | Command::Import(_)
         | Command::Unshare(_)
+        | Command::Pull(_)
         | Command::Build(_)
         | Command::Builder(_)
         | Command::Run(_)
@@ -117,6 +120,9 @@ fn needs_namespace(command: &Command) -> bool {
         | Command::Monitor(_) => true,
         Command::Images(_)
         | Command::Save(_)
+        | Command::Push(_)
+        | Command::Login(_)
+        | Command::Logout(_)
         | Command::History(_)
         | Command::Inspect(_)
         | Command::Info(_)
@@ -179,6 +185,8 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
                 session,
             ),
             ImageCommand::History(args) => image::history::run(args, session),
+            ImageCommand::Pull(args) => image::pull::run(args, session),
+            ImageCommand::Push(args) => image::push::run(args, session),
         },
         Command::Container(sub) => match sub {
             ContainerCommand::Run(args) => container::run::run(args, session),
@@ -235,6 +243,10 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Save(args) => image::save::run(args, session),
         Command::Import(args) => image::import::run(args, session),
         Command::History(args) => image::history::run(args, session),
+        Command::Pull(args) => image::pull::run(args, session),
+        Command::Push(args) => image::push::run(args, session),
+        Command::Login(args) => login::login(args, session),
+        Command::Logout(args) => login::logout(args, session),
         Command::Inspect(args) => {
             let kind = match args.kind.as_deref() {
                 Some("image") => image::inspect::Kind::Image,

@@ -3,7 +3,15 @@
 //!
 //! Uses: `storage`, `oci`, `util`.
 
+pub mod auth;
+pub mod client;
 pub mod http;
+pub mod pull;
+pub mod push;
+pub mod reporter;
+
+use crate::oci::Digest;
+use crate::storage::StorageError;
 
 /// Errors of network operations, naming the URL.
 #[derive(Debug, thiserror::Error)]
@@ -29,4 +37,88 @@ pub enum RegistryError {
     /// The async runtime could not start.
     #[error("failed to start the network runtime")]
     Runtime(#[source] std::io::Error),
+    /// The registry could not be reached (refused, unresolvable, timed out).
+    #[error("cannot reach the registry `{registry}`")]
+    Unreachable {
+        /// The registry host.
+        registry: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The registry wants credentials, or refused the ones it got.
+    #[error("unauthorized: authentication required\nhint: run `berth login {registry}` first")]
+    Unauthorized {
+        /// The registry host.
+        registry: String,
+    },
+    /// `login` with credentials the registry refused.
+    #[error("login to `{registry}` failed: unauthorized: incorrect username or password")]
+    BadCredentials {
+        /// The registry host.
+        registry: String,
+    },
+    /// No manifest under that tag or digest.
+    #[error("manifest for `{reference}` not found: manifest unknown")]
+    ManifestUnknown {
+        /// The reference as asked for.
+        reference: String,
+    },
+    /// A Docker schema1 manifest (deprecated, unsigned variants included).
+    #[error(
+        "`{reference}` is a Docker schema1 image, which berth does not support: push it again with a current tool (Docker schema2 or OCI)"
+    )]
+    Schema1 {
+        /// The reference.
+        reference: String,
+    },
+    /// A manifest that cannot be used.
+    #[error("invalid manifest for `{reference}`: {reason}")]
+    BadManifest {
+        /// The reference.
+        reference: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A manifest list without an entry for the wanted platform.
+    #[error("no image for platform {platform} in `{reference}` (it has: {available})")]
+    NoPlatform {
+        /// The reference.
+        reference: String,
+        /// The wanted platform.
+        platform: String,
+        /// The platforms listed.
+        available: String,
+    },
+    /// A blob whose content did not match its digest (or announced size).
+    #[error("{kind} `{digest}` failed verification: {reason}")]
+    Verification {
+        /// `layer`, `config` or `manifest`.
+        kind: &'static str,
+        /// The digest it was announced with.
+        digest: Digest,
+        /// What was found instead.
+        reason: String,
+    },
+    /// Any other error answer of the registry, with its own words.
+    #[error("`{url}` answered {status}: {message}")]
+    Api {
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The registry's error code and message, or the body.
+        message: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A credentials file could not be read or written.
+    #[error("credentials file `{}`: {reason}", path.display())]
+    AuthFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }

@@ -993,3 +993,33 @@ impl<'a> Peer<'a> {
         )
     }
 }
+
+/// `RUN --mount=type=bind,from=STAGE`: the stage's files are visible during the step and
+/// leave no trace in its layer.
+#[test]
+fn run_mounts_files_of_another_stage() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let dir = context(
+        &cx,
+        "bindfrom",
+        &[(
+            "Dockerfile",
+            "FROM busybox AS tools
+RUN echo tool > /tool.txt
+FROM busybox
+RUN --mount=type=bind,from=tools,source=/tool.txt,target=/mnt/tool.txt cat /mnt/tool.txt > /copied
+CMD [\"cat\", \"/copied\"]
+",
+        )],
+    );
+    cx.ok(["build", "-q", "-t", "bindfrom", dir.to_str().unwrap()]);
+    assert_eq!(cx.ok(["run", "--rm", "bindfrom"]), "tool\n");
+    let run = cx.run(["run", "--rm", "bindfrom", "stat", "/mnt"]);
+    assert_ne!(
+        run.code(),
+        0,
+        "the mount point stayed in the layer: {}",
+        run.describe()
+    );
+}

@@ -23,4 +23,5 @@ mod containers;
 mod images;
 mod layers;
 mod network;
+mod registry;
 mod system;

@@ -27,13 +27,16 @@ pub(crate) fn run(args: ContainerCreateArgs, session: &Session<'_>) -> anyhow::R
 
 /// Builds and stores the record of a new container; returns it.
 pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Result<ContainerRecord> {
-    let resolved = image::resolve(store, &args.image).map_err(|error| match error {
-        image::ImageError::NotFound(_) => anyhow::anyhow!(
-            "Unable to find image '{}' locally: pulling from registries is not available yet; load or import it first",
-            args.image
-        ),
-        other => other.into(),
-    })?;
+    let resolved = match image::resolve(store, &args.image) {
+        Err(image::ImageError::NotFound(_)) => {
+            // Docker's behaviour: pull, then use what was pulled (by ID: a digest reference
+            // may name a manifest list, not the stored manifest).
+            let unpack = crate::storage::unpack::UnpackOptions::default();
+            let id = super::super::image::pull::pull_missing(store, &args.image, unpack)?;
+            image::resolve(store, &id.to_string())?
+        }
+        other => other?,
+    };
     let details = ops::details(store, resolved.image)?;
     let image_config = details.config.config.clone().unwrap_or_default();
     let id = util::ids::random_hex(32);

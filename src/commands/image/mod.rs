@@ -7,6 +7,8 @@ pub(super) mod import;
 pub(super) mod inspect;
 pub(super) mod load;
 pub(super) mod prune;
+pub(super) mod pull;
+pub(super) mod push;
 pub(super) mod rmi;
 pub(super) mod save;
 pub(super) mod tag;

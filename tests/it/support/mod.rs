@@ -8,6 +8,7 @@
 )]
 
 pub mod fixtures;
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -72,7 +73,18 @@ pub fn berth_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
         let source = PathBuf::from(env!("CARGO_BIN_EXE_berth"));
-        let dir = std::env::temp_dir().join(format!("berth-it-bin-{}", std::process::id()));
+        // One directory for every run; copies of test runs that are gone are removed (each
+        // is as big as the debug binary, and runs add up).
+        let dir = std::env::temp_dir().join("berth-it-bin");
+        fs_err::create_dir_all(&dir).unwrap();
+        set_mode(&dir, 0o755);
+        for entry in fs_err::read_dir(&dir).unwrap().flatten() {
+            let pid = entry.file_name().to_string_lossy().parse::<i32>().ok();
+            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+                let _ = fs_err::remove_dir_all(entry.path());
+            }
+        }
+        let dir = dir.join(std::process::id().to_string());
         fs_err::create_dir_all(&dir).unwrap();
         set_mode(&dir, 0o755);
         let target = dir.join("berth");

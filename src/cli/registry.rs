@@ -1,0 +1,54 @@
+//! Arguments of the registry commands: pull, push, login, logout.
+
+/// `image pull` / `pull`
+#[derive(Debug, clap::Args)]
+pub struct ImagePullArgs {
+    /// Set platform if server is multi-platform capable (os/arch[/variant]; default: this machine's)
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The image to pull
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    pub image: String,
+}
+
+/// `image push` / `push`
+#[derive(Debug, clap::Args)]
+pub struct ImagePushArgs {
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The local image
+    #[arg(value_name = "NAME[:TAG]")]
+    pub image: String,
+    /// Where to push it (default: the image's own name)
+    #[arg(value_name = "DESTINATION")]
+    pub destination: Option<String>,
+}
+
+/// `login`
+#[derive(Debug, clap::Args)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password (prefer --password-stdin: this one shows in the process list)
+    #[arg(short, long, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The registry (default: docker.io)
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}
+
+/// `logout`
+#[derive(Debug, clap::Args)]
+pub struct LogoutArgs {
+    /// The registry (default: docker.io)
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}

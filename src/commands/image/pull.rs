@@ -1,0 +1,201 @@
+//! `image pull` / `pull [--platform P] [-q] NAME[:TAG|@DIGEST]`, and the pull that `run`,
+//! `create` and `build` do for a missing image.
+
+use super::super::{ExitStatus, Session};
+use crate::cli::ImagePullArgs;
+use crate::image::{self, ops};
+use crate::oci::image::Platform;
+use crate::oci::{Digest, Reference};
+use crate::output::Printer;
+use crate::registry::auth::AuthFiles;
+use crate::registry::client::ClientOptions;
+use crate::registry::pull::{self, PullOptions};
+use crate::registry::reporter::{PullEvent, PullReporter, PushEvent, PushReporter};
+use crate::storage::unpack::UnpackOptions;
+use crate::storage::{Store, WriteLock};
+
+pub(crate) fn run(args: ImagePullArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+    let reference = Reference::parse(&args.image)?;
+    let platform = match &args.platform {
+        Some(text) => pull::parse_platform(text).map_err(anyhow::Error::msg)?,
+        None => pull::host_platform(),
+    };
+    let store = session.store()?;
+    let lock = store.lock()?;
+    let printer = &session.cx.printer;
+    let mut reporter = Lines {
+        printer,
+        to_stderr: false,
+        quiet: args.quiet,
+    };
+    let pulled = pull_and_register(
+        &store,
+        &lock,
+        &reference,
+        platform,
+        session.unpack_options(),
+        &mut reporter,
+    )?;
+    if !args.quiet {
+        reporter.emit(&format!("Digest: {}", pulled.digest));
+        reporter.emit(&status_line(&reference, pulled.up_to_date));
+    }
+    printer.line(&reference.to_string());
+    Ok(ExitStatus::SUCCESS)
+}
+
+/// Docker's last line of a pull: `Status: Downloaded newer image for busybox:latest`.
+pub(crate) fn status_line(reference: &Reference, up_to_date: bool) -> String {
+    if up_to_date {
+        format!("Status: Image is up to date for {}", reference.familiar())
+    } else {
+        format!(
+            "Status: Downloaded newer image for {}",
+            reference.familiar()
+        )
+    }
+}
+
+/// What [`pull_and_register`] did.
+pub(crate) struct Pulled {
+    /// The digest the reference resolved to (Docker's `Digest:` line).
+    pub(crate) digest: Digest,
+    /// The image ID.
+    pub(crate) image_id: Digest,
+    /// Nothing was downloaded and the name already pointed at this image.
+    pub(crate) up_to_date: bool,
+}
+
+/// Pulls `reference` and names the image after it (a digest reference leaves it unnamed, as
+/// Docker shows it with `<none>` as the tag).
+pub(crate) fn pull_and_register(
+    store: &Store,
+    lock: &WriteLock,
+    reference: &Reference,
+    platform: Platform,
+    unpack: UnpackOptions,
+    reporter: &mut dyn PullReporter,
+) -> anyhow::Result<Pulled> {
+    let options = PullOptions {
+        platform,
+        client: client_options(),
+        unpack,
+        jobs: pull::DEFAULT_JOBS,
+    };
+    let report = pull::pull(store, lock, reference, &options, reporter)?;
+    let before = image::resolve(store, &reference.to_string()).ok();
+    let up_to_date = report.downloaded == 0
+        && before.is_some_and(|found| found.image.manifest.digest == report.manifest.digest);
+    let names: Vec<Reference> = if reference.digest().is_some() {
+        Vec::new()
+    } else {
+        vec![reference.clone()]
+    };
+    ops::register(store, lock, &report.manifest, &names)?;
+    Ok(Pulled {
+        digest: report.digest,
+        image_id: report.image_id,
+        up_to_date,
+    })
+}
+
+/// Pulls the image `text` names for `run`, `create` (Docker's `Unable to find image` first),
+/// with the progress on stderr; returns its image ID.
+pub(crate) fn pull_missing(
+    store: &Store,
+    text: &str,
+    unpack: UnpackOptions,
+) -> anyhow::Result<Digest> {
+    let printer = Printer::default();
+    let reference = Reference::parse(text)?;
+    printer.info(&format!(
+        "Unable to find image '{}' locally",
+        reference.familiar()
+    ));
+    let lock = store.lock()?;
+    let mut reporter = Lines {
+        printer: &printer,
+        to_stderr: true,
+        quiet: false,
+    };
+    let pulled = pull_and_register(
+        store,
+        &lock,
+        &reference,
+        pull::host_platform(),
+        unpack,
+        &mut reporter,
+    )?;
+    reporter.emit(&format!("Digest: {}", pulled.digest));
+    reporter.emit(&status_line(&reference, pulled.up_to_date));
+    Ok(pulled.image_id)
+}
+
+/// How commands reach registries.
+pub(crate) fn client_options() -> ClientOptions {
+    ClientOptions {
+        auth: AuthFiles::from_env(),
+    }
+}
+
+/// Docker's plain progress: one line per layer event (`<short>: Pull complete`).
+pub(crate) struct Lines<'a> {
+    pub(crate) printer: &'a Printer,
+    /// On stderr (a pull inside `run`), else stdout (`pull`, `push`).
+    pub(crate) to_stderr: bool,
+    pub(crate) quiet: bool,
+}
+
+impl Lines<'_> {
+    pub(crate) fn emit(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.to_stderr {
+            self.printer.info(text);
+        } else {
+            self.printer.line(text);
+        }
+    }
+}
+
+impl PullReporter for Lines<'_> {
+    fn start(&mut self, reference: &Reference) {
+        let what = match (reference.digest(), reference.tag()) {
+            (Some(digest), _) => digest.to_string(),
+            (None, Some(tag)) => tag.to_owned(),
+            (None, None) => "latest".to_owned(),
+        };
+        self.emit(&format!("{what}: Pulling from {}", reference.repository()));
+    }
+
+    fn layer(&mut self, layer: &Digest, event: PullEvent) {
+        let text = match event {
+            PullEvent::AlreadyExists => "Already exists",
+            PullEvent::Pulling => "Pulling fs layer",
+            PullEvent::DownloadComplete => "Download complete",
+            PullEvent::PullComplete => "Pull complete",
+            PullEvent::Downloading { .. } | PullEvent::Extracting => return,
+        };
+        self.emit(&format!("{}: {text}", layer.short()));
+    }
+}
+
+impl PushReporter for Lines<'_> {
+    fn start(&mut self, destination: &Reference) {
+        self.emit(&format!(
+            "The push refers to repository [{}]",
+            destination.name()
+        ));
+    }
+
+    fn layer(&mut self, layer: &Digest, event: PushEvent) {
+        let text = match event {
+            PushEvent::Preparing => "Preparing",
+            PushEvent::AlreadyExists => "Layer already exists",
+            PushEvent::Pushed => "Pushed",
+            PushEvent::Pushing => return,
+        };
+        self.emit(&format!("{}: {text}", layer.short()));
+    }
+}

@@ -1,0 +1,186 @@
+//! `push`: every blob the registry lacks (asked with HEAD) is uploaded monolithically
+//! (`POST` an upload session, then one `PUT …?digest=` streaming the store's file), the config
+//! too, then the manifest with its bytes exactly as stored, so its digest is the same there.
+//!
+//! Layers go up as they are stored: berth keeps imported and built layers uncompressed
+//! (`application/vnd.oci.image.layer.v1.tar`, digest = diff ID) and registries accept those,
+//! so no recompression happens and the manifest needs no rewrite.
+
+use std::collections::HashSet;
+
+use futures_util::StreamExt as _;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::{Method, StatusCode};
+
+use super::RegistryError;
+use super::client::{Client, ClientOptions};
+use super::reporter::{PushEvent, PushReporter};
+use crate::oci::image::{Descriptor, Manifest};
+use crate::oci::{Digest, Reference, media_type};
+use crate::storage::Store;
+
+/// How many blobs upload at once (Docker's default `max-concurrent-uploads` is 5).
+pub const DEFAULT_JOBS: usize = 5;
+
+/// Options of a push.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Credentials.
+    pub client: ClientOptions,
+    /// Parallel uploads.
+    pub jobs: usize,
+}
+
+/// What a push did.
+#[derive(Debug, Clone)]
+pub struct PushReport {
+    /// The manifest digest, as the registry now serves it.
+    pub digest: Digest,
+    /// The manifest's size in bytes.
+    pub size: u64,
+    /// The tag (or digest) it was pushed under.
+    pub tag: String,
+}
+
+/// Pushes the stored image `manifest` to `destination`.
+pub fn push(
+    store: &Store,
+    manifest: &Descriptor,
+    destination: &Reference,
+    options: &PushOptions,
+    reporter: &mut dyn PushReporter,
+) -> Result<PushReport, RegistryError> {
+    let shown = destination.to_string();
+    let bytes = store.read_blob(&manifest.digest)?;
+    let document: Manifest =
+        serde_json::from_slice(&bytes).map_err(|error| RegistryError::BadManifest {
+            reference: shown.clone(),
+            reason: error.to_string(),
+        })?;
+    let content_type = document
+        .media_type
+        .clone()
+        .filter(|m| media_type::is_manifest(m))
+        .unwrap_or_else(|| manifest.media_type.clone());
+    let tag = match (destination.tag(), destination.digest()) {
+        (Some(tag), _) => tag.to_owned(),
+        (None, Some(digest)) => digest.to_string(),
+        (None, None) => "latest".to_owned(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(RegistryError::Runtime)?;
+    runtime.block_on(async {
+        let client = Client::connect_with(
+            destination.registry(),
+            destination.repository(),
+            "pull,push",
+            &options.client,
+        )
+        .await?;
+        reporter.start(destination);
+        let mut seen = HashSet::new();
+        let layers: Vec<&Descriptor> = document
+            .layers
+            .iter()
+            .filter(|layer| seen.insert(layer.digest.clone()))
+            .collect();
+        for layer in &layers {
+            reporter.layer(&layer.digest, PushEvent::Preparing);
+        }
+        let client = &client;
+        let mut uploads =
+            futures_util::stream::iter(layers.iter().map(|layer| async move {
+                (layer, upload_blob(client, store, &layer.digest).await)
+            }))
+            .buffer_unordered(options.jobs.max(1));
+        while let Some((layer, result)) = uploads.next().await {
+            let event = if result? {
+                PushEvent::Pushed
+            } else {
+                PushEvent::AlreadyExists
+            };
+            reporter.layer(&layer.digest, event);
+        }
+        drop(uploads);
+        upload_blob(client, store, &document.config.digest).await?;
+
+        let (request, url) = client.request(Method::PUT, &format!("manifests/{tag}"));
+        let response = request
+            .header(CONTENT_TYPE, &content_type)
+            .body(bytes.clone())
+            .send()
+            .await
+            .map_err(|source| RegistryError::Request {
+                url: url.clone(),
+                source,
+            })?;
+        if !response.status().is_success() {
+            return Err(client.fail(response).await);
+        }
+        Ok(PushReport {
+            digest: manifest.digest.clone(),
+            size: bytes.len() as u64,
+            tag,
+        })
+    })
+}
+
+/// Uploads one blob unless the registry has it. Returns whether it was sent.
+async fn upload_blob(
+    client: &Client,
+    store: &Store,
+    digest: &Digest,
+) -> Result<bool, RegistryError> {
+    let response = client
+        .send(Method::HEAD, &format!("blobs/{digest}"), |request| request)
+        .await?;
+    if response.status().is_success() {
+        return Ok(false);
+    }
+    if response.status() != StatusCode::NOT_FOUND {
+        return Err(client.fail(response).await);
+    }
+    let response = client
+        .send(Method::POST, "blobs/uploads/", |request| {
+            request.header(CONTENT_LENGTH, "0")
+        })
+        .await?;
+    if response.status() != StatusCode::ACCEPTED {
+        return Err(client.fail(response).await);
+    }
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| RegistryError::Api {
+            url: response.url().to_string(),
+            status: response.status().as_u16(),
+            message: "the upload answer has no Location".to_owned(),
+        })?;
+    let mut url = response
+        .url()
+        .join(location)
+        .map_err(|error| RegistryError::Api {
+            url: response.url().to_string(),
+            status: response.status().as_u16(),
+            message: format!("invalid upload Location `{location}`: {error}"),
+        })?;
+    url.query_pairs_mut()
+        .append_pair("digest", &digest.to_string());
+    let size = store.blob_size(digest)?;
+    let file = tokio::fs::File::from_std(store.open_blob(digest)?.into_file());
+    let (request, url) = client.request(Method::PUT, url.as_str());
+    let response = request
+        .header(CONTENT_TYPE, "application/octet-stream")
+        .header(CONTENT_LENGTH, size)
+        .body(reqwest::Body::from(file))
+        .send()
+        .await
+        .map_err(|source| RegistryError::Request { url, source })?;
+    if !response.status().is_success() {
+        return Err(client.fail(response).await);
+    }
+    Ok(true)
+}

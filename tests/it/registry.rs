@@ -1,0 +1,424 @@
+//! pull, push, login and logout against a private `docker-registry` on 127.0.0.1 (one per
+//! test), and interop with podman and skopeo.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::require_users;
+use crate::support::registry::{Registry, skip};
+use crate::support::{TestContext, User, command_exists};
+
+/// Imports busybox as `name` and pushes it; returns the push output.
+fn push_busybox(cx: &TestContext, name: &str) -> String {
+    cx.import_busybox(name);
+    cx.ok(["push", name])
+}
+
+/// The `Digest:` a pull printed.
+fn digest_line(output: &str) -> String {
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix("Digest: "))
+        .unwrap_or_else(|| panic!("no Digest line in:\n{output}"))
+        .to_owned()
+}
+
+#[test]
+fn push_rmi_pull_and_run_round_trip() {
+    require_users!();
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    let name = registry.image("test/busybox:1");
+    let id = cx.import_busybox("busybox");
+    cx.ok(["tag", "busybox", &name]);
+    let pushed = cx.ok(["image", "push", &name]);
+    assert!(
+        pushed.contains(&format!(
+            "The push refers to repository [{}]",
+            registry.image("test/busybox")
+        )),
+        "{pushed}"
+    );
+    assert!(pushed.contains(": Pushed\n"), "{pushed}");
+    let last = pushed.lines().last().unwrap();
+    assert!(
+        last.starts_with("1: digest: sha256:") && last.contains(" size: "),
+        "{pushed}"
+    );
+    // A second push finds every layer there.
+    let again = cx.ok(["push", &name]);
+    assert!(again.contains(": Layer already exists"), "{again}");
+
+    cx.ok(["rmi", &name, "busybox"]);
+    assert_eq!(cx.ok(["images", "-q"]), "");
+    let pulled = cx.ok(["pull", &name]);
+    let lines: Vec<&str> = pulled.lines().collect();
+    assert_eq!(lines[0], "1: Pulling from test/busybox", "{pulled}");
+    assert!(pulled.contains(": Pulling fs layer\n"), "{pulled}");
+    assert!(pulled.contains(": Download complete\n"), "{pulled}");
+    assert!(pulled.contains(": Pull complete\n"), "{pulled}");
+    assert!(
+        pulled.contains(&format!("Status: Downloaded newer image for {name}\n")),
+        "{pulled}"
+    );
+    assert_eq!(*lines.last().unwrap(), name);
+    let digest = digest_line(&pulled);
+    assert!(last.contains(&digest), "push said {last}, pull {digest}");
+    // The same image: the config (and so the ID) went through unchanged.
+    assert_eq!(cx.ok(["images", "-q", "--no-trunc"]).trim(), id);
+    assert_eq!(cx.ok(["run", "--rm", &name, "echo", "hello"]), "hello\n");
+
+    let again = cx.ok(["image", "pull", &name]);
+    assert!(again.contains(": Already exists\n"), "{again}");
+    assert!(
+        again.contains(&format!("Status: Image is up to date for {name}\n")),
+        "{again}"
+    );
+    assert_eq!(cx.ok(["pull", "-q", &name]), format!("{name}\n"));
+
+    // By digest, into an empty store.
+    cx.ok(["rmi", &name]);
+    let by_digest = format!("{}@{digest}", registry.image("test/busybox"));
+    let pulled = cx.ok(["pull", &by_digest]);
+    assert!(
+        pulled.starts_with(&format!("{digest}: Pulling from test/busybox\n")),
+        "{pulled}"
+    );
+    assert_eq!(cx.ok(["images", "-q", "--no-trunc"]).trim(), id);
+    assert_eq!(cx.ok(["run", "--rm", &by_digest, "true"]), "");
+    cx.assert_store_clean();
+}
+
+#[test]
+fn pull_errors_name_the_reference() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Root);
+    let missing = registry.image("test/nothing:nope");
+    cx.run(["pull", &missing])
+        .failure_with("manifest unknown")
+        .failure_with(&missing);
+    // Nothing listens there: a quick, clear error.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let started = Instant::now();
+    cx.run(["pull", &format!("127.0.0.1:{closed}/x/y:1")])
+        .failure_with(&format!("cannot reach the registry `127.0.0.1:{closed}`"));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    cx.run(["pull", "--platform", "linux//", &missing])
+        .failure_with("invalid platform");
+}
+
+#[test]
+fn tampered_blob_fails_naming_the_layer_and_stores_nothing() {
+    require_users!();
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    let name = registry.image("test/tampered:1");
+    push_busybox(&cx, &name);
+    let layer = cx
+        .ok([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RootFS.Layers}}",
+            &name,
+        ])
+        .trim()
+        .trim_matches(['[', ']', '"'])
+        .to_owned();
+    assert!(layer.starts_with("sha256:"), "{layer}");
+    cx.ok(["rmi", &name]);
+    // Same size, one byte changed, in the middle of the tar.
+    let data = registry.blob_data(&layer);
+    let mut bytes = fs_err::read(&data).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    fs_err::write(&data, &bytes).unwrap();
+    cx.run(["pull", &name])
+        .failure_with(&format!("layer `{layer}` failed verification"));
+    assert_eq!(cx.ok(["images", "-q"]), "");
+    cx.run(["run", "--rm", &name, "true"])
+        .failure_with("Unable to find image");
+    assert_eq!(cx.ok(["images", "-q"]), "");
+    cx.assert_store_clean();
+}
+
+#[test]
+fn run_pulls_a_missing_image() {
+    require_users!();
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    let name = registry.image("test/run:1");
+    push_busybox(&cx, &name);
+    cx.ok(["rmi", &name]);
+    let run = cx.run(["run", "--rm", &name, "echo", "pulled"]).success();
+    assert_eq!(run.stdout(), "pulled\n");
+    let stderr = run.stderr();
+    assert!(
+        stderr.starts_with(&format!("Unable to find image '{name}' locally\n")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Pull complete"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{stderr}"
+    );
+    // create too, and a build's FROM.
+    cx.ok(["rmi", &name]);
+    let run = cx.run(["create", &name, "true"]).success();
+    assert!(
+        run.stderr().contains("Unable to find image"),
+        "{}",
+        run.describe()
+    );
+    cx.ok(["rm", run.stdout().trim()]);
+    cx.ok(["rmi", &name]);
+    let dockerfile = cx.write_file(
+        "Dockerfile",
+        format!("FROM {name}\nCMD [\"true\"]\n").as_bytes(),
+    );
+    cx.ok([
+        "build".as_ref(),
+        "-q".as_ref(),
+        "-t".as_ref(),
+        "built".as_ref(),
+        "-f".as_ref(),
+        dockerfile.as_os_str(),
+        cx.work().as_os_str(),
+    ]);
+    let names = cx.ok(["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        names.contains(&name) && names.contains("built:latest"),
+        "{names}"
+    );
+}
+
+#[test]
+fn basic_auth_login_and_logout() {
+    let Some(registry) = Registry::start_with_basic_auth("tester", "s3cret") else {
+        return;
+    };
+    let cx = TestContext::new(User::Root);
+    let name = registry.image("private/busybox:1");
+    cx.import_busybox(&name);
+    let hint = format!("berth login {}", registry.host);
+    cx.run(["push", &name])
+        .failure_with("unauthorized: authentication required")
+        .failure_with(&hint);
+    cx.run_with_stdin(
+        ["login", "-u", "tester", "--password-stdin", &registry.host],
+        b"wrong\n",
+    )
+    .failure_with("incorrect username or password");
+    let login = cx
+        .run_with_stdin(
+            ["login", "-u", "tester", "--password-stdin", &registry.host],
+            b"s3cret\n",
+        )
+        .success();
+    assert_eq!(login.stdout(), "Login Succeeded!\n");
+    let auth: serde_json::Value = serde_json::from_slice(
+        &fs_err::read(cx.dir.path().join("run/containers/auth.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        auth["auths"][&registry.host]["auth"], "dGVzdGVyOnMzY3JldA==",
+        "{auth}"
+    );
+    cx.ok(["push", &name]);
+    cx.ok(["rmi", &name]);
+    cx.ok(["pull", &name]);
+    assert_eq!(
+        cx.ok(["logout", &registry.host]),
+        format!("Removed login credentials for {}\n", registry.host)
+    );
+    cx.ok(["rmi", &name]);
+    cx.run(["pull", &name])
+        .failure_with("unauthorized: authentication required")
+        .failure_with(&hint);
+    cx.run(["logout", &registry.host])
+        .failure_with("not logged into");
+    // Docker's config.json is read too.
+    let docker = cx.dir.path().join("home/.docker");
+    fs_err::create_dir_all(&docker).unwrap();
+    fs_err::write(
+        docker.join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"dGVzdGVyOnMzY3JldA=="}}}}}}"#,
+            registry.host
+        ),
+    )
+    .unwrap();
+    cx.ok(["pull", "-q", &name]);
+}
+
+/// Rootless podman as the context's user, with private storage in its dir; `--runtime runc`
+/// where crun refuses this host's hybrid cgroups (as contrib/bench/lib.sh does).
+fn podman(cx: &TestContext, runtime: Option<&str>) -> Command {
+    let dir = cx.dir.path();
+    let mut command = Command::new("/usr/sbin/runuser");
+    command
+        .args(["-u", cx.user.name(), "--", "/usr/bin/env"])
+        .arg(format!("HOME={}", dir.join("home").display()))
+        .arg(format!("XDG_RUNTIME_DIR={}", dir.join("run").display()))
+        .arg("podman")
+        .arg("--root")
+        .arg(dir.join("podman"))
+        .arg("--runroot")
+        .arg(dir.join("podrun"))
+        .args([
+            "--storage-driver",
+            "vfs",
+            "--cgroup-manager",
+            "cgroupfs",
+            "--events-backend",
+            "file",
+        ]);
+    if let Some(runtime) = runtime {
+        command.args(["--runtime", runtime]);
+    }
+    command.current_dir(dir);
+    command
+}
+
+/// Stops the pause process rootless podman leaves behind for this context's runtime dir.
+struct PodmanPause(std::path::PathBuf);
+
+impl Drop for PodmanPause {
+    fn drop(&mut self) {
+        let pid_file = self.0.join("run/libpod/tmp/pause.pid");
+        if let Some(pid) = fs_err::read_to_string(pid_file)
+            .ok()
+            .and_then(|text| text.trim().parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+fn output_of(command: &mut Command) -> std::process::Output {
+    command.output().unwrap()
+}
+
+#[test]
+fn podman_pulls_and_runs_what_berth_pushed() {
+    require_users!();
+    if !command_exists("podman") || !command_exists("skopeo") {
+        skip("podman and skopeo are needed for the interop test");
+        return;
+    }
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    let name = registry.image("interop/berth:1");
+    push_busybox(&cx, &name);
+    let inspect = output_of(Command::new("skopeo").args([
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{name}"),
+    ]));
+    assert!(inspect.status.success(), "{inspect:?}");
+    let inspected: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let ours = cx.ok([
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RootFS.Layers}}",
+        &name,
+    ]);
+    let ours: Vec<String> = serde_json::from_str(ours.trim()).unwrap();
+    assert_eq!(inspected["Layers"], serde_json::json!(ours));
+
+    let _pause = PodmanPause(cx.dir.path().to_path_buf());
+    let pull = output_of(podman(&cx, None).args(["pull", "-q", "--tls-verify=false", &name]));
+    assert!(pull.status.success(), "{pull:?}");
+    let run_args = [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &name,
+        "sh",
+        "-c",
+        "echo hi",
+    ];
+    let mut run = output_of(podman(&cx, None).args(run_args));
+    if !run.status.success() {
+        run = output_of(podman(&cx, Some("runc")).args(run_args));
+    }
+    assert!(run.status.success(), "podman run failed: {run:?}");
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "hi\n");
+}
+
+#[test]
+fn berth_pulls_what_skopeo_pushed_gzip_and_zstd() {
+    require_users!();
+    if !command_exists("skopeo") {
+        skip("skopeo is needed for the interop test");
+        return;
+    }
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    cx.import_busybox("busybox");
+    let layers = |name: &str| {
+        cx.ok([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RootFS.Layers}}",
+            name,
+        ])
+    };
+    let original = layers("busybox");
+    let archive = cx.work().join("busybox.tar");
+    cx.ok([
+        "save".as_ref(),
+        "-o".as_ref(),
+        archive.as_os_str(),
+        "busybox".as_ref(),
+    ]);
+    cx.ok(["rmi", "busybox"]);
+    for (tag, extra) in [
+        ("gzip", &[][..]),
+        (
+            "zstd",
+            &["--format", "oci", "--dest-compress-format", "zstd"][..],
+        ),
+    ] {
+        let name = registry.image(&format!("interop/skopeo:{tag}"));
+        let copy = output_of(
+            Command::new("skopeo")
+                .args(["copy", "--dest-tls-verify=false"])
+                .args(extra)
+                .arg(format!("docker-archive:{}", archive.display()))
+                .arg(format!("docker://{name}")),
+        );
+        assert!(copy.status.success(), "{copy:?}");
+        let pulled = cx.ok(["pull", &name]);
+        assert!(pulled.contains("Pull complete"), "{pulled}");
+        // skopeo may rewrite the config, never the layers' content.
+        assert_eq!(layers(&name), original);
+        assert_eq!(
+            cx.ok(["run", "--rm", &name, "echo", tag]),
+            format!("{tag}\n")
+        );
+        cx.ok(["rmi", &name]);
+    }
+    cx.assert_store_clean();
+}
