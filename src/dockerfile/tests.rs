@@ -8,10 +8,10 @@ use proptest::prelude::*;
 
 use super::*;
 
-/// BuildKit's test data, shared by the scratch crate and the main crate (both sit next to
-/// `shared/`).
+/// BuildKit's test data (copied byte for byte from `../shared/conformance/`, with its
+/// license note, so that the suite needs nothing outside the repository).
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/dockerfile-parser")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dockerfile-parser")
 }
 
 #[expect(

@@ -332,7 +332,7 @@ fn copy_never_writes_outside_the_image() {
     let _ = Path::new(&inside);
 }
 
-/// The tutorial's example verbatim (`../shared/lab/app`: `FROM python:3.11-slim`, `RUN pip
+/// The tutorial's example verbatim (`tests/fixtures/tutorial-app`, a copy of `../shared/lab/app`: `FROM python:3.11-slim`, `RUN pip
 /// install` from the package index, `COPY`, `CMD uvicorn …`): it builds, `run -d -p` serves it,
 /// and the answer is the JSON hello. The base image is the python fixture (Debian's python3,
 /// as DESIGN.md §7 describes); skipped with a reason when this machine cannot reach PyPI.
@@ -367,7 +367,7 @@ fn the_tutorial_app_builds_and_serves() {
         python.to_str().unwrap(),
         "python:3.11-slim",
     ]);
-    let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/lab/app");
+    let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tutorial-app");
     let files: Vec<(String, String)> = ["Dockerfile", "main.py", "requirements.txt"]
         .iter()
         .map(|name| {
