@@ -36,10 +36,15 @@ until curl -sf -o /dev/null http://127.0.0.1:18081/; do :; done
 EOS
   chmod +x "$WORK/first-$tool.sh"
 done
-chown "$USER_NAME" "$WORK"/first-*.sh
+for tool in b p; do
+  if [ $tool = b ]; then T=$B; else T=$P; fi
+  printf '#!/bin/sh\n%s rm -f first >/dev/null 2>&1; exit 0\n' "$T" >"$WORK/clean-$tool.sh"
+  chmod +x "$WORK/clean-$tool.sh"
+done
+chown "$USER_NAME" "$WORK"/first-*.sh "$WORK"/clean-*.sh
 # --prepare runs before every run: each starts with no container named `first`.
-as_user hyperfine -N -w 2 -r 10 --prepare "$B rm -f first" --export-json "$WORK/b.json" "$WORK/first-b.sh" >/dev/null 2>&1
-as_user hyperfine -N -w 2 -r 10 --prepare "$P rm -f first" --export-json "$WORK/p.json" "$WORK/first-p.sh" >/dev/null 2>&1
+as_user hyperfine -N -w 2 -r 10 --prepare "$WORK/clean-b.sh" --export-json "$WORK/b.json" "$WORK/first-b.sh" >/dev/null 2>&1
+as_user hyperfine -N -w 2 -r 10 --prepare "$WORK/clean-p.sh" --export-json "$WORK/p.json" "$WORK/first-p.sh" >/dev/null 2>&1
 as_user $B rm -f first >/dev/null; as_user $P rm -f first >/dev/null 2>&1
 b=$(median "$WORK/b.json"); p=$(median "$WORK/p.json")
 printf '%-40s berth %8.1f ms   podman %8.1f ms   ratio %.3f\n' "run -d -p to first HTTP answer" "$b" "$p" "$(echo "$b/$p" | bc -l)"

@@ -119,6 +119,16 @@ fn supervise_mounted(
         _ => None,
     };
     let mut network = Network::prepare(record, !crate::userns::in_initial_namespace(), target)?;
+    // pasta needs tens of milliseconds to come up: start it now, beside everything else
+    // the container needs (run_once waits for it just before the process starts).
+    network.attach(
+        &dir,
+        &runtime
+            .state_root
+            .parent()
+            .unwrap_or(&dir)
+            .join(format!("slirp-{}.sock", &record.id[..12])),
+    )?;
     let netns_path = network.netns_path();
     let etc_files = etc::write_files(
         &dir,

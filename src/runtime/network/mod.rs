@@ -77,18 +77,16 @@ impl Mode {
     }
 }
 
-/// Ends a helper process (SIGTERM, then SIGKILL after a second) and waits until it is gone,
-/// so that its host ports are free when this returns.
+/// Ends a helper process and waits until it is gone, so that its host ports are free when
+/// this returns.
 pub fn end_helper(helper: HelperProcess) {
     if !util::process::is_same_process(helper.pid, helper.start) {
         return;
     }
+    // pasta keeps no state worth a graceful exit: SIGKILL frees its ports at once.
     let pid = nix::unistd::Pid::from_raw(helper.pid);
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    if !util::process::wait_for_exit(helper.pid, helper.start, Duration::from_secs(1)) {
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-        util::process::wait_for_exit(helper.pid, helper.start, Duration::from_secs(5));
-    }
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    util::process::wait_for_exit(helper.pid, helper.start, Duration::from_secs(5));
 }
 
 /// Ends the helper a crashed monitor left behind (it would hold the host ports forever).
