@@ -121,14 +121,17 @@ fn supervise_mounted(
     let mut network = Network::prepare(record, !crate::userns::in_initial_namespace(), target)?;
     // pasta needs tens of milliseconds to come up: start it now, beside everything else
     // the container needs (run_once waits for it just before the process starts).
-    network.attach(
-        &dir,
-        &runtime
-            .state_root
-            .parent()
-            .unwrap_or(&dir)
-            .join(format!("slirp-{}.sock", &record.id[..12])),
-    )?;
+    // slirp4netns keeps its place in run_once: started this early, its container hung.
+    if network_mode == network::Mode::Pasta {
+        network.attach(
+            &dir,
+            &runtime
+                .state_root
+                .parent()
+                .unwrap_or(&dir)
+                .join(format!("slirp-{}.sock", &record.id[..12])),
+        )?;
+    }
     let netns_path = network.netns_path();
     let etc_files = etc::write_files(
         &dir,

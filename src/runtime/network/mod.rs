@@ -250,6 +250,11 @@ impl Network {
             Mode::Slirp4netns => Some(Pending::Slirp(slirp4netns::start(netns, api_socket)?)),
             _ => None,
         };
+        if self.mode == Mode::Slirp4netns {
+            // slirp4netns is not run beside container creation: with both joining the new
+            // namespace at once, the container's init sometimes never reported.
+            self.ready()?;
+        }
         Ok(())
     }
 

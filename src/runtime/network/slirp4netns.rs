@@ -65,6 +65,10 @@ pub fn start(netns: &OwnedFd, api: &Path) -> Result<Starting, RuntimeError> {
     })?;
     let (ready_read, ready_write) = pipe_for_child(1)?;
     let (exit_read, exit_write) = pipe_for_child(0)?;
+    if let Some(parent) = api.parent() {
+        fs_err::create_dir_all(parent)
+            .map_err(|e| RuntimeError::io("failed to create", parent, e))?;
+    }
     let _ = fs_err::remove_file(api);
     let child = Command::new(program)
         .arg("--configure")
