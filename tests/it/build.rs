@@ -8,22 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::require_users;
 use crate::support::{TestContext, User, chown_tree};
-
-macro_rules! as_users {
-    ($body:ident => $($test:ident: $user:ident),+ $(,)?) => {
-        $(
-            #[test]
-            fn $test() {
-                if User::$user != User::Root {
-                    require_users!();
-                }
-                $body(User::$user);
-            }
-        )+
-    };
-}
+use crate::{as_users, require_users};
 
 /// A context directory with `files` (path, content), owned by the user.
 fn context(cx: &TestContext, name: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -339,18 +325,10 @@ fn copy_never_writes_outside_the_image() {
 #[test]
 fn the_tutorial_app_builds_and_serves() {
     require_users!();
-    let python = Path::new("/var/cache/berth-test/python.tar");
-    if !python.is_file() {
-        assert!(
-            std::env::var_os("BERTH_TEST_REQUIRE_ROOTLESS").is_none(),
-            "{} is missing: run contrib/test.sh as root",
-            python.display()
-        );
-        eprintln!("skipped: {} is missing", python.display());
+    let Some(python) = crate::support::cached_fixture("python.tar") else {
         return;
-    }
-    if std::net::TcpStream::connect("pypi.org:443").is_err() {
-        eprintln!("skipped: this machine cannot reach pypi.org");
+    };
+    if !crate::support::reachable("pypi.org:443") {
         return;
     }
     let cx = TestContext::new(User::Sub);
@@ -651,18 +629,10 @@ fn add_extracts_archives_fetches_urls_and_clones_git() {
 /// too (chown succeeds without effect, apt stays root instead of switching to `_apt`), on the
 /// Debian minbase fixture; skipped with a reason when deb.debian.org is unreachable.
 fn apt_get_install(user: User) {
-    let minbase = Path::new("/var/cache/berth-test/minbase.tar");
-    if !minbase.is_file() {
-        assert!(
-            std::env::var_os("BERTH_TEST_REQUIRE_ROOTLESS").is_none(),
-            "{} is missing: run contrib/test.sh as root",
-            minbase.display()
-        );
-        eprintln!("skipped: {} is missing", minbase.display());
+    let Some(minbase) = crate::support::cached_fixture("minbase.tar") else {
         return;
-    }
-    if std::net::TcpStream::connect("deb.debian.org:80").is_err() {
-        eprintln!("skipped: this machine cannot reach deb.debian.org");
+    };
+    if !crate::support::reachable("deb.debian.org:80") {
         return;
     }
     let cx = TestContext::new(user);

@@ -13,28 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::require_users;
 use crate::support::fixtures::{BUSYBOX, TarBuilder};
 use crate::support::{Run, TestContext, User, berth_binary};
-
-/// Where `contrib/ci/minbase.sh` caches the Debian minbase root filesystem.
-const MINBASE: &str = "/var/cache/berth-test/minbase.tar";
-
-/// One `#[test]` per user for a body `fn(User)`; the rootless ones skip (or fail under
-/// `BERTH_TEST_REQUIRE_ROOTLESS`) without the test users.
-macro_rules! as_users {
-    ($body:ident => $($test:ident: $user:ident),+ $(,)?) => {
-        $(
-            #[test]
-            fn $test() {
-                if User::$user != User::Root {
-                    require_users!();
-                }
-                $body(User::$user);
-            }
-        )+
-    };
-}
+use crate::{as_users, require_users};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -2186,22 +2167,10 @@ as_users!(crashed_restart =>
 // 8. A real distribution: Debian minbase (contrib/ci/minbase.sh)
 // ---------------------------------------------------------------------------------------------
 
-/// The cached minbase tarball, or None (with a note) when the test should skip.
-fn minbase() -> Option<&'static Path> {
-    let path = Path::new(MINBASE);
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("BERTH_TEST_REQUIRE_ROOTLESS").is_none(),
-        "{MINBASE} is missing: run contrib/ci/minbase.sh as root"
-    );
-    eprintln!("skipped: {MINBASE} is missing (run contrib/ci/minbase.sh as root)");
-    None
-}
-
 fn debian(user: User) {
-    let Some(tar) = minbase() else { return };
+    let Some(tar) = crate::support::cached_fixture("minbase.tar") else {
+        return;
+    };
     let cx = Cx(TestContext::new(user));
     cx.ok([
         "import".as_ref(),

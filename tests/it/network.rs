@@ -11,25 +11,8 @@ use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::require_users;
 use crate::support::{TestContext, User};
-
-/// Where `contrib/ci/minbase.sh` caches the python fixture (Debian minbase + python3).
-const PYTHON: &str = "/var/cache/berth-test/python.tar";
-
-macro_rules! as_users {
-    ($body:ident => $($test:ident: $user:ident),+ $(,)?) => {
-        $(
-            #[test]
-            fn $test() {
-                if User::$user != User::Root {
-                    require_users!();
-                }
-                $body(User::$user);
-            }
-        )+
-    };
-}
+use crate::{as_users, require_users};
 
 /// A context with busybox imported, whose containers are removed at the end.
 struct Cx(TestContext);
@@ -230,11 +213,11 @@ fn random_ports_ranges_and_publish_all() {
 #[test]
 fn udp_echo_through_a_published_port() {
     require_users!();
-    let Some(python) = python_fixture() else {
+    let Some(python) = crate::support::cached_fixture("python.tar") else {
         return;
     };
     let cx = Cx(TestContext::new(User::Sub));
-    cx.ok(["import", python, "python:fixture"]);
+    cx.ok(["import", python.to_str().unwrap(), "python:fixture"]);
     let port = free_port();
     cx.ok([
         "run", "-d", "--name", "echo", "-p", &format!("{port}:5000/udp"), "python:fixture",
@@ -266,18 +249,6 @@ fn host_address() -> Option<String> {
     let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
     socket.connect("192.0.2.123:9").ok()?;
     Some(socket.local_addr().ok()?.ip().to_string())
-}
-
-fn python_fixture() -> Option<&'static str> {
-    if Path::new(PYTHON).is_file() {
-        return Some(PYTHON);
-    }
-    assert!(
-        std::env::var_os("BERTH_TEST_REQUIRE_ROOTLESS").is_none(),
-        "{PYTHON} is missing: run contrib/test.sh as root"
-    );
-    eprintln!("skipped: {PYTHON} is missing (contrib/test.sh builds it as root)");
-    None
 }
 
 /// A server on the host's loopback, reached from a container as `host.containers.internal`
@@ -495,10 +466,10 @@ fn containers_reach_package_registries() {
         "http://deb.debian.org/debian/dists/bookworm/Release",
     ]);
     assert!(out.contains("Origin: Debian"), "{out}");
-    let Some(python) = python_fixture() else {
+    let Some(python) = crate::support::cached_fixture("python.tar") else {
         return;
     };
-    cx.ok(["import", python, "python:fixture"]);
+    cx.ok(["import", python.to_str().unwrap(), "python:fixture"]);
     let out = cx.ok([
         "run", "--rm", "python:fixture", "sh", "-c",
         "python3 -m pip download --no-deps --disable-pip-version-check -q -d /tmp/dl six && ls /tmp/dl",

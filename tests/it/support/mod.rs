@@ -395,3 +395,49 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// One `#[test]` per user for a body `fn(User)`; the rootless ones skip (or fail under
+/// `BERTH_TEST_REQUIRE_ROOTLESS`) without the test users.
+#[macro_export]
+macro_rules! as_users {
+    ($body:ident => $($test:ident: $user:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                if $crate::support::User::$user != $crate::support::User::Root {
+                    $crate::require_users!();
+                }
+                $body($crate::support::User::$user);
+            }
+        )+
+    };
+}
+
+/// A fixture that `contrib/test.sh` builds as root (the Debian minbase and python root
+/// filesystems under /var/cache/berth-test), or None with a printed reason; missing under
+/// `BERTH_TEST_REQUIRE_ROOTLESS` is a failure.
+pub fn cached_fixture(name: &str) -> Option<PathBuf> {
+    let path = Path::new("/var/cache/berth-test").join(name);
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("BERTH_TEST_REQUIRE_ROOTLESS").is_none(),
+        "{} is missing: run contrib/test.sh as root",
+        path.display()
+    );
+    eprintln!(
+        "skipped: {} is missing (contrib/test.sh builds it as root)",
+        path.display()
+    );
+    None
+}
+
+/// Whether this machine reaches `host:port` (tests that need the internet skip otherwise).
+pub fn reachable(address: &str) -> bool {
+    let reached = std::net::TcpStream::connect(address).is_ok();
+    if !reached {
+        eprintln!("skipped: this machine cannot reach {address}");
+    }
+    reached
+}
