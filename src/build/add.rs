@@ -51,7 +51,7 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use fs_err::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use sha2::{Sha256, Sha384, Sha512};
 
@@ -551,31 +551,15 @@ pub fn extract(path: &Path, dest: &Path) -> Result<()> {
 
 /// Runs git with `args` (never prompting), in `dir` if given.
 fn git(args: &[&str], dir: Option<&Path>) -> Result<Output, ProcessError> {
-    let program = GIT.find().ok_or(ProcessError::NotFound {
-        program: GIT.program,
-        package: GIT.package,
-    })?;
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(std::process::Stdio::null());
-    if let Some(dir) = dir {
-        command.current_dir(dir);
-    }
-    let output = command.output().map_err(|source| ProcessError::Spawn {
-        program: GIT.program,
-        source,
-    })?;
-    if output.status.success() {
-        Ok(output)
-    } else {
-        Err(ProcessError::Failed {
-            program: GIT.program,
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
-    }
+    GIT.run_with(|command| {
+        command
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(std::process::Stdio::null());
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+    })
 }
 
 /// Whether `text` could be a commit ID (abbreviated or full).
@@ -1495,7 +1479,7 @@ mod tests {
     }
 
     fn run_git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
+        let out = std::process::Command::new("git")
             .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
             .args(["-c", "init.defaultBranch=main"])
             .args(args)

@@ -497,68 +497,16 @@ fn tail_range(file: &File, count: usize) -> io::Result<(u64, u64)> {
 pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, LogError> {
     let invalid = || LogError::InvalidTime(text.to_owned());
     // Docker reads a lone `0` as the Unix epoch, not as a zero duration.
-    if let Some(duration) = parse_go_duration(text).filter(|_| text != "0") {
+    if let Some(duration) = crate::util::human::parse_go_duration(text)
+        .filter(|_| text != "0")
+        .map(TimeDelta::nanoseconds)
+    {
         return now.checked_sub_signed(duration).ok_or_else(invalid);
     }
     if text.contains('-') || text.contains('T') || text.contains(':') {
         return parse_rfc3339ish(text).ok_or_else(invalid);
     }
     parse_unix(text).ok_or_else(invalid)
-}
-
-/// Go's `time.ParseDuration`: an optional sign, then one or more decimal numbers each with a
-/// unit among `ns`, `us` (`µs`, `μs`), `ms`, `s`, `m`, `h`; `0` alone is also valid.
-fn parse_go_duration(text: &str) -> Option<TimeDelta> {
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Some(TimeDelta::zero());
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: i128 = 0;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_len);
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-        if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
-            return None;
-        }
-        let unit_nanos: i128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
-        };
-        let whole: i128 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().ok()?
-        };
-        let mut part = whole.checked_mul(unit_nanos)?;
-        let mut scale = unit_nanos;
-        for digit in fraction.bytes().take(30) {
-            scale /= 10;
-            part += i128::from(digit - b'0') * scale;
-        }
-        total = total.checked_add(part)?;
-        rest = after;
-    }
-    let nanos = i64::try_from(if negative { -total } else { total }).ok()?;
-    Some(TimeDelta::nanoseconds(nanos))
 }
 
 /// `YYYY-MM-DD[THH[:MM[:SS[.fraction]]]][Z|±HH:MM]`; local time without a zone.

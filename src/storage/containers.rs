@@ -303,14 +303,24 @@ impl Store {
 
     /// Every container record (unreadable ones are skipped with a debug log).
     pub fn list_containers(&self) -> Result<Vec<ContainerRecord>> {
-        let dir = self.paths.containers();
-        let entries = match fs::read_dir(&dir) {
+        self.list_records(&self.paths.containers(), |id| self.load_container(id))
+    }
+
+    /// The records of the directories under `dir` (none when it does not exist yet), read by
+    /// `load`; unreadable ones are skipped with a debug log. Containers and pods keep their
+    /// records so.
+    pub(super) fn list_records<T>(
+        &self,
+        dir: &std::path::Path,
+        load: impl Fn(&str) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(error) => {
                 return Err(StorageError::Io {
                     action: "failed to read",
-                    path: dir,
+                    path: dir.to_path_buf(),
                     source: error,
                 });
             }
@@ -318,11 +328,9 @@ impl Store {
         let mut records = Vec::new();
         for entry in entries.flatten() {
             let id = entry.file_name().to_string_lossy().into_owned();
-            match self.load_container(&id) {
+            match load(&id) {
                 Ok(record) => records.push(record),
-                Err(error) => {
-                    tracing::debug!(container = %id, %error, "skipping unreadable container record")
-                }
+                Err(error) => tracing::debug!(record = %id, %error, "skipping unreadable record"),
             }
         }
         Ok(records)

@@ -45,24 +45,10 @@ impl Store {
         self.paths.root().join("pods").join(id)
     }
 
-    /// Every pod record.
+    /// Every pod record, newest first.
     pub fn list_pods(&self) -> Result<Vec<PodRecord>> {
-        let dir = self.paths.root().join("pods");
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(error) => {
-                return Err(StorageError::Io {
-                    action: "failed to read",
-                    path: dir,
-                    source: error,
-                });
-            }
-        };
-        let mut pods: Vec<PodRecord> = entries
-            .flatten()
-            .filter_map(|e| self.load_pod(&e.file_name().to_string_lossy()).ok())
-            .collect();
+        let mut pods =
+            self.list_records(&self.paths.root().join("pods"), |id| self.load_pod(id))?;
         pods.sort_by_key(|p| std::cmp::Reverse(p.created));
         Ok(pods)
     }

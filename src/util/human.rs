@@ -190,6 +190,61 @@ fn fmt_f(out: &mut String, digits: &[u8], dp: i64, prec: usize) {
     }
 }
 
+/// Go's `time.ParseDuration`: an optional sign, then one or more decimal numbers each with a
+/// unit among `ns`, `us` (`µs`, `μs`), `ms`, `s`, `m`, `h`; `0` alone is also valid. In
+/// nanoseconds (`logs --since 10m`, HEALTHCHECK `--interval=30s`).
+pub fn parse_go_duration(text: &str) -> Option<i64> {
+    let (negative, mut rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: i128 = 0;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(number_len);
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+            return None;
+        }
+        let unit_nanos: i128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        let whole: i128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
+        let mut part = whole.checked_mul(unit_nanos)?;
+        let mut scale = unit_nanos;
+        for digit in fraction.bytes().take(30) {
+            scale /= 10;
+            part += i128::from(digit - b'0') * scale;
+        }
+        total = total.checked_add(part)?;
+        rest = after;
+    }
+    i64::try_from(if negative { -total } else { total }).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,18 +96,24 @@ impl Helper {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        self.run_with(|command| {
+            command.args(args);
+        })
+    }
+
+    /// [`Helper::run`], with the command set up by `configure` (arguments, environment,
+    /// working directory).
+    pub fn run_with(&self, configure: impl FnOnce(&mut Command)) -> Result<Output, ProcessError> {
         let path = self.find().ok_or(ProcessError::NotFound {
             program: self.program,
             package: self.package,
         })?;
-        let output =
-            Command::new(path)
-                .args(args)
-                .output()
-                .map_err(|source| ProcessError::Spawn {
-                    program: self.program,
-                    source,
-                })?;
+        let mut command = Command::new(path);
+        configure(&mut command);
+        let output = command.output().map_err(|source| ProcessError::Spawn {
+            program: self.program,
+            source,
+        })?;
         if output.status.success() {
             Ok(output)
         } else {

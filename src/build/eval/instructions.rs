@@ -437,59 +437,7 @@ fn parse_interval(flag: &str, value: &str) -> std::result::Result<i64, String> {
     Ok(nanos)
 }
 
-/// Go's `time.ParseDuration`: `1h2m3.5s`, `300ms`, `-1.5h`, `0`; nanoseconds.
-pub(super) fn parse_go_duration(text: &str) -> Option<i64> {
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: u128 = 0;
-    while !rest.is_empty() {
-        let number_end = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        let (number, tail) = rest.split_at(number_end);
-        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-        if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
-            return None;
-        }
-        let unit_end = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(unit_end);
-        let scale: u128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
-        };
-        let whole: u128 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().ok()?
-        };
-        let mut part = whole.checked_mul(scale)?;
-        let mut divisor = 1u128;
-        for digit in fraction.chars().take(30) {
-            divisor *= 10;
-            part += u128::from(digit.to_digit(10)?) * scale / divisor;
-        }
-        total = total.checked_add(part)?;
-        rest = next;
-    }
-    let total = i64::try_from(total).ok()?;
-    Some(if negative { -total } else { total })
-}
+pub(super) use crate::util::human::parse_go_duration;
 
 /// Go's `time.Duration.String`: `0s`, `1.5s`, `1m30s`, `1h0m0s`, `500ms`.
 pub(super) fn go_duration(nanos: i64) -> String {
