@@ -10,6 +10,10 @@ pub const BERTH_LOG: &str = "BERTH_LOG";
 pub const BERTH_UNSHARE: &str = "BERTH_UNSHARE";
 /// XDG data directory (the store's default parent).
 pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+/// XDG config directory (registries.conf, certs.d, berth.toml); default `~/.config`.
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+/// podman's override of the registries.conf path.
+pub const CONTAINERS_REGISTRIES_CONF: &str = "CONTAINERS_REGISTRIES_CONF";
 /// XDG runtime directory (runtime state).
 pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 /// The user's shell, for `berth unshare` without a command.

@@ -255,7 +255,7 @@ impl<'a> Executor<'a> {
 
 /// Pulls a missing base image (FROM, COPY --from) and names it; returns its image ID.
 fn pull_base(store: &crate::storage::Store, name: &str) -> Result<Digest> {
-    use crate::registry::{auth::AuthFiles, client::ClientOptions, pull, reporter::Silent};
+    use crate::registry::{client::ClientOptions, pull, reporter::Silent};
     let failed = |error: &dyn std::error::Error| {
         fail(format!(
             "failed to resolve source metadata for {name}: {}",
@@ -266,9 +266,7 @@ fn pull_base(store: &crate::storage::Store, name: &str) -> Result<Digest> {
     let lock = store.lock().map_err(fail)?;
     let options = pull::PullOptions {
         platform: pull::host_platform(),
-        client: ClientOptions {
-            auth: AuthFiles::from_env(),
-        },
+        client: ClientOptions::load().map_err(|error| failed(&error))?,
         unpack: UnpackOptions::default(),
         jobs: pull::DEFAULT_JOBS,
     };

@@ -3,6 +3,9 @@
 /// `image pull` / `pull`
 #[derive(Debug, clap::Args)]
 pub struct ImagePullArgs {
+    /// Require HTTPS and verify certificates (default: per registries.conf; localhost may use HTTP). `--tls-verify=false` allows plain HTTP and unverified TLS
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
     /// Set platform if server is multi-platform capable (os/arch[/variant]; default: this machine's)
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
@@ -17,6 +20,9 @@ pub struct ImagePullArgs {
 /// `image push` / `push`
 #[derive(Debug, clap::Args)]
 pub struct ImagePushArgs {
+    /// Require HTTPS and verify certificates (default: per registries.conf; localhost may use HTTP). `--tls-verify=false` allows plain HTTP and unverified TLS
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
     /// Suppress verbose output
     #[arg(short, long)]
     pub quiet: bool,
@@ -31,6 +37,9 @@ pub struct ImagePushArgs {
 /// `login`
 #[derive(Debug, clap::Args)]
 pub struct LoginArgs {
+    /// Require HTTPS and verify certificates (default: per registries.conf; localhost may use HTTP). `--tls-verify=false` allows plain HTTP and unverified TLS
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
     /// Username
     #[arg(short, long)]
     pub username: Option<String>,

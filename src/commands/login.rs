@@ -42,7 +42,9 @@ pub(crate) fn login(args: LoginArgs, session: &Session<'_>) -> anyhow::Result<Ex
         bail!("a password is required");
     }
     let credentials = Credentials { username, password };
-    client::login(&registry, credentials.clone())?;
+    let mut options = client::ClientOptions::load()?;
+    options.tls_verify = args.tls_verify;
+    client::login(&registry, credentials.clone(), &options)?;
     AuthFiles::from_env().store(&registry, &credentials)?;
     session.cx.printer.line("Login Succeeded!");
     Ok(ExitStatus::SUCCESS)

@@ -7,6 +7,7 @@
 //! straight into `storage::BlobWriter` (verified while written) and lets uploads stream from
 //! the store's files.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -15,6 +16,10 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 
 use super::RegistryError;
 use super::auth::{AuthFiles, Challenge, Credentials, parse_challenge};
+use super::endpoint::{Endpoint, registry_insecure};
+use super::tls;
+use crate::config::paths;
+use crate::config::registries::Registries;
 use crate::oci::media_type;
 
 /// Longest wait for a TCP (and TLS) connection.
@@ -34,18 +39,63 @@ pub(crate) const SCHEMA1_TYPES: [&str; 2] = [
 pub struct ClientOptions {
     /// Where credentials are.
     pub auth: AuthFiles,
+    /// registries.conf and berth.toml: locations, mirrors, insecure and blocked registries.
+    pub registries: Registries,
+    /// The certs.d directories, in the order searched.
+    pub certs_dirs: Vec<PathBuf>,
+    /// `--tls-verify`: `Some(true)` wants verified HTTPS even for an insecure registry,
+    /// `Some(false)` allows plain HTTP and unverified TLS anywhere, `None` follows the config.
+    pub tls_verify: Option<bool>,
 }
 
-/// The base URL of a registry: plain HTTP for loopback hosts (as Docker allows without
-/// configuration), HTTPS otherwise; Docker Hub's API lives at `registry-1.docker.io`.
-pub fn registry_url(registry: &str) -> String {
+impl ClientOptions {
+    /// The user's credentials, registries configuration and certs.d directories.
+    pub fn load() -> Result<Self, RegistryError> {
+        Ok(Self {
+            auth: AuthFiles::from_env(),
+            registries: Registries::load()?,
+            certs_dirs: paths::certs_dirs(),
+            tls_verify: None,
+        })
+    }
+}
+
+/// How strictly a registry's transport is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Security {
+    /// HTTPS, verified against the system's roots plus certs.d.
+    Verified,
+    /// Loopback without configuration: verified HTTPS when the registry speaks TLS, else plain
+    /// HTTP (Docker lets 127.0.0.0/8 use HTTP; trying TLS first lets a TLS registry there work).
+    Loopback,
+    /// `insecure = true` or `--tls-verify=false`: unverified HTTPS, else plain HTTP, as
+    /// podman does.
+    Insecure,
+}
+
+fn security(endpoint: &Endpoint, tls_verify: Option<bool>) -> Security {
+    match tls_verify {
+        Some(true) => Security::Verified,
+        Some(false) => Security::Insecure,
+        None if endpoint.insecure => Security::Insecure,
+        None if is_loopback(&endpoint.registry) => Security::Loopback,
+        None => Security::Verified,
+    }
+}
+
+/// The base URLs to try for `registry`: HTTPS, then maybe plain HTTP. Docker Hub's API lives
+/// at `registry-1.docker.io`.
+fn base_urls(registry: &str, security: Security) -> (String, Option<String>) {
     let host = if registry == "docker.io" {
         "registry-1.docker.io"
     } else {
         registry
     };
-    let scheme = if is_loopback(host) { "http" } else { "https" };
-    format!("{scheme}://{host}")
+    let plain = match security {
+        Security::Verified => None,
+        Security::Loopback | Security::Insecure => Some(format!("http://{host}")),
+    };
+    (format!("https://{host}"), plain)
 }
 
 /// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
@@ -67,6 +117,8 @@ pub(crate) struct Client {
     base: String,
     registry: String,
     repository: String,
+    /// Where a CA for this registry would go, for the hint of a certificate error.
+    certs_dir: PathBuf,
     actions: &'static str,
     credentials: Option<Credentials>,
     authorization: Mutex<Option<String>>,
@@ -88,49 +140,78 @@ fn manifest_accept() -> String {
 }
 
 impl Client {
-    /// Connects to `registry` for `repository` (empty for a bare login check) and
-    /// authenticates for `actions` (`pull` or `pull,push`).
+    /// Connects to `endpoint` and authenticates for `actions` (`pull` or `pull,push`); an
+    /// empty repository is a bare login check. Tries HTTPS, then plain HTTP where allowed.
     pub(crate) async fn connect(
-        registry: &str,
-        repository: &str,
+        endpoint: &Endpoint,
         actions: &'static str,
         credentials: Option<Credentials>,
+        options: &ClientOptions,
     ) -> Result<Self, RegistryError> {
-        let base = registry_url(registry);
+        let security = security(endpoint, options.tls_verify);
+        let tls = tls::load(&options.certs_dirs, &endpoint.registry)?;
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT);
-        if base.starts_with("http://") {
+        if !tls.roots.is_empty() {
+            builder = builder.tls_certs_merge(tls.roots);
+        }
+        if let Some(identity) = tls.identity {
+            builder = builder.identity(identity);
+        }
+        if security == Security::Insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        if is_loopback(&endpoint.registry) {
             // A loopback registry is never behind the user's proxy.
             builder = builder.no_proxy();
         }
-        let http = builder.build().map_err(|source| RegistryError::Request {
-            url: base.clone(),
+        let (https, http) = base_urls(&endpoint.registry, security);
+        let client = builder.build().map_err(|source| RegistryError::Request {
+            url: https.clone(),
             source,
         })?;
-        let client = Self {
-            http,
-            base,
-            registry: registry.to_owned(),
-            repository: repository.to_owned(),
+        let mut client = Self {
+            http: client,
+            base: String::new(),
+            registry: endpoint.registry.clone(),
+            repository: endpoint.repository.clone(),
+            certs_dir: options
+                .certs_dirs
+                .first()
+                .map_or_else(PathBuf::new, |dir| dir.join(&endpoint.registry)),
             actions,
             credentials,
             authorization: Mutex::new(None),
         };
-        client.authenticate().await?;
+        let response = match (client.ping(https).await, http) {
+            (Err(error), Some(http)) if !matches!(error, RegistryError::Certificate { .. }) => {
+                tracing::debug!(registry = %endpoint.registry, error = %error, "trying plain HTTP");
+                client.ping(http).await?
+            }
+            (result, _) => result?,
+        };
+        client.authenticate_with(response).await?;
         Ok(client)
     }
 
-    /// Builds a client from the credentials stored for `registry`.
+    /// `GET BASE/v2/`; on an answer, `BASE` is this client's base URL.
+    async fn ping(&mut self, base: String) -> Result<Response, RegistryError> {
+        let url = format!("{base}/v2/");
+        let response = self.execute(self.http.get(&url), &url).await?;
+        self.base = base;
+        Ok(response)
+    }
+
+    /// Builds a client from the credentials stored for the endpoint's registry.
     pub(crate) async fn connect_with(
-        registry: &str,
-        repository: &str,
+        endpoint: &Endpoint,
         actions: &'static str,
         options: &ClientOptions,
     ) -> Result<Self, RegistryError> {
-        let credentials = options.auth.lookup(registry)?;
-        Self::connect(registry, repository, actions, credentials).await
+        let credentials = options.auth.lookup(&endpoint.registry)?;
+        Self::connect(endpoint, actions, credentials, options).await
     }
 
     /// `GET /v2/`, then whatever its challenge asks for. Leaves the header to send (if any)
@@ -138,6 +219,12 @@ impl Client {
     async fn authenticate(&self) -> Result<(), RegistryError> {
         let url = format!("{}/v2/", self.base);
         let response = self.execute(self.http.get(&url), &url).await?;
+        self.authenticate_with(response).await
+    }
+
+    /// [`Client::authenticate`], given the answer of `GET /v2/`.
+    async fn authenticate_with(&self, response: Response) -> Result<(), RegistryError> {
+        let url = format!("{}/v2/", self.base);
         if response.status().is_success() {
             return Ok(());
         }
@@ -263,7 +350,13 @@ impl Client {
     /// Sends a request, mapping transport failures to [`RegistryError::Unreachable`].
     async fn execute(&self, request: RequestBuilder, url: &str) -> Result<Response, RegistryError> {
         request.send().await.map_err(|source| {
-            if source.is_connect() || source.is_timeout() {
+            if let Some(reason) = tls::certificate_error(&source) {
+                RegistryError::Certificate {
+                    registry: self.registry.clone(),
+                    reason,
+                    certs_dir: self.certs_dir.clone(),
+                }
+            } else if source.is_connect() || source.is_timeout() {
                 RegistryError::Unreachable {
                     registry: self.registry.clone(),
                     source,
@@ -358,13 +451,21 @@ impl Client {
 
 /// `login`: checks `credentials` against `registry` (its `/v2/` with Basic, or its token
 /// endpoint), in a runtime of its own.
-pub fn login(registry: &str, credentials: Credentials) -> Result<(), RegistryError> {
+pub fn login(
+    registry: &str,
+    credentials: Credentials,
+    options: &ClientOptions,
+) -> Result<(), RegistryError> {
+    let endpoint = Endpoint {
+        insecure: registry_insecure(&options.registries, registry),
+        ..Endpoint::direct(registry, "")
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(RegistryError::Runtime)?;
     runtime.block_on(async {
-        Client::connect(registry, "", "pull", Some(credentials))
+        Client::connect(&endpoint, "pull", Some(credentials), options)
             .await
             .map(drop)
     })
@@ -456,21 +557,62 @@ pub(crate) fn error_message(body: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    fn urls(registry: &str, insecure: bool, tls_verify: Option<bool>) -> (String, Option<String>) {
+        let endpoint = Endpoint {
+            insecure,
+            ..Endpoint::direct(registry, "x")
+        };
+        base_urls(registry, security(&endpoint, tls_verify))
+    }
+
+    fn both(host: &str) -> (String, Option<String>) {
+        (format!("https://{host}"), Some(format!("http://{host}")))
+    }
+
+    fn tls_only(host: &str) -> (String, Option<String>) {
+        (format!("https://{host}"), None)
+    }
+
     #[test]
-    fn loopback_registries_use_plain_http() {
-        assert_eq!(registry_url("localhost:5000"), "http://localhost:5000");
-        assert_eq!(registry_url("localhost"), "http://localhost");
-        assert_eq!(registry_url("127.0.0.1:41234"), "http://127.0.0.1:41234");
-        assert_eq!(registry_url("127.1.2.3"), "http://127.1.2.3");
-        assert_eq!(registry_url("[::1]:5000"), "http://[::1]:5000");
-        assert_eq!(registry_url("docker.io"), "https://registry-1.docker.io");
-        assert_eq!(registry_url("quay.io"), "https://quay.io");
-        assert_eq!(registry_url("ghcr.io:443"), "https://ghcr.io:443");
+    fn loopback_registries_may_use_plain_http() {
+        for host in [
+            "localhost:5000",
+            "localhost",
+            "127.0.0.1:41234",
+            "127.1.2.3",
+            "[::1]:5000",
+        ] {
+            assert_eq!(urls(host, false, None), both(host), "{host}");
+            assert_eq!(urls(host, false, Some(true)), tls_only(host), "{host}");
+        }
         assert_eq!(
-            registry_url("localhost.example"),
-            "https://localhost.example"
+            urls("docker.io", false, None),
+            tls_only("registry-1.docker.io")
         );
-        assert_eq!(registry_url("128.0.0.1:5000"), "https://128.0.0.1:5000");
+        for host in [
+            "quay.io",
+            "ghcr.io:443",
+            "localhost.example",
+            "128.0.0.1:5000",
+        ] {
+            assert_eq!(urls(host, false, None), tls_only(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn insecure_registries_and_tls_verify_false_allow_plain_http() {
+        assert_eq!(urls("r.example:5000", true, None), both("r.example:5000"));
+        assert_eq!(urls("r.example", false, Some(false)), both("r.example"));
+        assert_eq!(urls("r.example", true, Some(true)), tls_only("r.example"));
+        let insecure = Endpoint {
+            insecure: true,
+            ..Endpoint::direct("r.example", "x")
+        };
+        assert_eq!(security(&insecure, None), Security::Insecure);
+        assert_eq!(
+            security(&Endpoint::direct("127.0.0.1:1", "x"), None),
+            Security::Loopback
+        );
     }
 
     #[test]

@@ -1,15 +1,20 @@
 //! The only network I/O and the only tokio in berth. A runtime lives for one call and is gone
 //! before any container work, so nothing ever forks while its threads exist.
 //!
-//! Uses: `storage`, `oci`, `util`.
+//! Uses: `storage`, `oci`, `util`, and `config` for the registries' settings.
 
 pub mod auth;
 pub mod client;
+pub mod endpoint;
 pub mod http;
 pub mod pull;
 pub mod push;
 pub mod reporter;
+mod tls;
 
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
 use crate::oci::Digest;
 use crate::storage::StorageError;
 
@@ -110,6 +115,65 @@ pub enum RegistryError {
         /// The registry's error code and message, or the body.
         message: String,
     },
+    /// The registry's certificate is not trusted (or TLS failed otherwise).
+    #[error(
+        "cannot verify the TLS certificate of `{registry}`: {reason}\nhint: put its CA certificate in `{}/ca.crt`, or mark it `insecure = true` in registries.conf",
+        certs_dir.display()
+    )]
+    Certificate {
+        /// The registry host.
+        registry: String,
+        /// rustls's words.
+        reason: String,
+        /// Where a CA for it would be read from (the user's certs.d).
+        certs_dir: PathBuf,
+    },
+    /// A certs.d file that cannot be used.
+    #[error("invalid TLS file `{}`", path.display())]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The reference's registry is `blocked = true`.
+    #[error("`{name}` is blocked: registry `{prefix}` has `blocked = true` in `{}`", file.display())]
+    Blocked {
+        /// The image name.
+        name: String,
+        /// The matching `[[registry]]` prefix.
+        prefix: String,
+        /// The file that says so.
+        file: PathBuf,
+    },
+    /// A registries.conf entry that cannot be applied to a name.
+    #[error("invalid configuration file `{}`: {reason}", file.display())]
+    BadConfig {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// registries.conf or berth.toml could not be read.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Every mirror failed, and then the registry itself.
+    #[error("pulling `{reference}` failed from every mirror ({mirrors}) and from `{registry}`")]
+    Mirrors {
+        /// The reference.
+        reference: String,
+        /// Each mirror with its error.
+        mirrors: String,
+        /// The registry itself (its location).
+        registry: String,
+        /// Why the registry itself failed.
+        #[source]
+        source: Box<RegistryError>,
+    },
+    /// A local file could not be read (fs-err's message names it).
+    #[error(transparent)]
+    Io(std::io::Error),
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

@@ -12,6 +12,7 @@ use reqwest::Method;
 
 use super::RegistryError;
 use super::client::{Client, ClientOptions, SCHEMA1_TYPES, read_limited};
+use super::endpoint::{self, Endpoint, PullSources};
 use super::reporter::{PullEvent, PullReporter};
 use crate::oci::image::{Descriptor, ImageConfig, Index, Manifest, Platform};
 use crate::oci::{Digest, Reference, media_type};
@@ -286,20 +287,15 @@ async fn fetch(
     reporter: &mut dyn PullReporter,
 ) -> Result<Fetched, RegistryError> {
     let shown = reference.to_string();
-    let client = Client::connect_with(
-        reference.registry(),
-        reference.repository(),
-        "pull",
-        &options.client,
-    )
-    .await?;
-    reporter.start(reference);
     let target = match (reference.digest(), reference.tag()) {
         (Some(digest), _) => digest.to_string(),
         (None, Some(tag)) => tag.to_owned(),
         (None, None) => "latest".to_owned(),
     };
-    let (bytes, content_type) = client.manifest(&target, &shown).await?;
+    let sources = endpoint::pull_sources(&options.client.registries, reference)?;
+    let (client, bytes, content_type) =
+        open_manifest(&sources, &target, &shown, &options.client).await?;
+    reporter.start(reference);
     let top = Digest::of(&bytes);
     if let Some(expected) = reference.digest() {
         if *expected != top {
@@ -401,6 +397,58 @@ async fn fetch(
         config,
         new_blobs,
     })
+}
+
+/// The manifest of `target` from the first source that has it (mirrors first); the client
+/// stays connected there for the blobs.
+async fn open_manifest(
+    sources: &PullSources,
+    target: &str,
+    shown: &str,
+    options: &ClientOptions,
+) -> Result<(Client, Vec<u8>, String), RegistryError> {
+    let attempt = |endpoint: &Endpoint| {
+        let endpoint = endpoint.clone();
+        async move {
+            let client = Client::connect_with(&endpoint, "pull", options).await?;
+            let (bytes, content_type) = client.manifest(target, shown).await?;
+            Ok::<_, RegistryError>((client, bytes, content_type))
+        }
+    };
+    let mut failed = Vec::new();
+    for mirror in &sources.mirrors {
+        match attempt(mirror).await {
+            Ok(found) => {
+                tracing::debug!(mirror = %mirror.name(), "pulling from a mirror");
+                return Ok(found);
+            }
+            Err(error) => {
+                tracing::info!(mirror = %mirror.name(), error = %error, "mirror failed");
+                failed.push(format!("`{}`: {}", mirror.name(), chain(&error)));
+            }
+        }
+    }
+    match attempt(&sources.registry).await {
+        Err(error) if !failed.is_empty() => Err(RegistryError::Mirrors {
+            reference: shown.to_owned(),
+            mirrors: failed.join("; "),
+            registry: sources.registry.name(),
+            source: Box::new(error),
+        }),
+        result => result,
+    }
+}
+
+/// An error and its causes on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        text.push_str(": ");
+        text.push_str(&current.to_string());
+        cause = current.source();
+    }
+    text
 }
 
 /// The config blob: from the store, or fetched, verified and stored.

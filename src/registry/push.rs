@@ -14,6 +14,7 @@ use reqwest::{Method, StatusCode};
 
 use super::RegistryError;
 use super::client::{Client, ClientOptions};
+use super::endpoint;
 use super::reporter::{PushEvent, PushReporter};
 use crate::oci::image::{Descriptor, Manifest};
 use crate::oci::{Digest, Reference, media_type};
@@ -67,18 +68,13 @@ pub fn push(
         (None, Some(digest)) => digest.to_string(),
         (None, None) => "latest".to_owned(),
     };
+    let endpoint = endpoint::push_endpoint(&options.client.registries, destination)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(RegistryError::Runtime)?;
     runtime.block_on(async {
-        let client = Client::connect_with(
-            destination.registry(),
-            destination.repository(),
-            "pull,push",
-            &options.client,
-        )
-        .await?;
+        let client = Client::connect_with(&endpoint, "pull,push", &options.client).await?;
         reporter.start(destination);
         let mut seen = HashSet::new();
         let layers: Vec<&Descriptor> = document

@@ -33,7 +33,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
             ][..],
         ),
         ("image", &["storage", "oci", "util"][..]),
-        ("registry", &["storage", "oci", "util"][..]),
+        ("registry", &["storage", "oci", "util", "config"][..]),
         ("runtime", &["storage", "userns", "oci", "util"][..]),
         ("storage", &["oci", "util"][..]),
         ("userns", &["util"][..]),

@@ -4,10 +4,8 @@
 use super::super::{ExitStatus, Session};
 use crate::cli::ImagePullArgs;
 use crate::image::{self, ops};
-use crate::oci::image::Platform;
 use crate::oci::{Digest, Reference};
 use crate::output::Printer;
-use crate::registry::auth::AuthFiles;
 use crate::registry::client::ClientOptions;
 use crate::registry::pull::{self, PullOptions};
 use crate::registry::reporter::{PullEvent, PullReporter, PushEvent, PushReporter};
@@ -28,12 +26,18 @@ pub(crate) fn run(args: ImagePullArgs, session: &Session<'_>) -> anyhow::Result<
         to_stderr: false,
         quiet: args.quiet,
     };
+    let mut client = client_options()?;
+    client.tls_verify = args.tls_verify;
     let pulled = pull_and_register(
         &store,
         &lock,
         &reference,
-        platform,
-        session.unpack_options(),
+        PullOptions {
+            platform,
+            client,
+            unpack: session.unpack_options(),
+            jobs: pull::DEFAULT_JOBS,
+        },
         &mut reporter,
     )?;
     if !args.quiet {
@@ -72,16 +76,9 @@ pub(crate) fn pull_and_register(
     store: &Store,
     lock: &WriteLock,
     reference: &Reference,
-    platform: Platform,
-    unpack: UnpackOptions,
+    options: PullOptions,
     reporter: &mut dyn PullReporter,
 ) -> anyhow::Result<Pulled> {
-    let options = PullOptions {
-        platform,
-        client: client_options(),
-        unpack,
-        jobs: pull::DEFAULT_JOBS,
-    };
     let report = pull::pull(store, lock, reference, &options, reporter)?;
     let before = image::resolve(store, &reference.to_string()).ok();
     let up_to_date = report.downloaded == 0
@@ -118,24 +115,21 @@ pub(crate) fn pull_missing(
         to_stderr: true,
         quiet: false,
     };
-    let pulled = pull_and_register(
-        store,
-        &lock,
-        &reference,
-        pull::host_platform(),
+    let options = PullOptions {
+        platform: pull::host_platform(),
+        client: client_options()?,
         unpack,
-        &mut reporter,
-    )?;
+        jobs: pull::DEFAULT_JOBS,
+    };
+    let pulled = pull_and_register(store, &lock, &reference, options, &mut reporter)?;
     reporter.emit(&format!("Digest: {}", pulled.digest));
     reporter.emit(&status_line(&reference, pulled.up_to_date));
     Ok(pulled.image_id)
 }
 
-/// How commands reach registries.
-pub(crate) fn client_options() -> ClientOptions {
-    ClientOptions {
-        auth: AuthFiles::from_env(),
-    }
+/// How commands reach registries: credentials, registries.conf and berth.toml, certs.d.
+pub(crate) fn client_options() -> anyhow::Result<ClientOptions> {
+    Ok(ClientOptions::load()?)
 }
 
 /// Docker's plain progress: one line per layer event (`<short>: Pull complete`).
