@@ -141,10 +141,13 @@ pub enum Command {
     /// Show the history of an image (same as `image history`)
     History(ImageHistoryArgs),
     /// Download an image from a registry (same as `image pull`)
+    #[command(after_long_help = REGISTRIES_HELP)]
     Pull(ImagePullArgs),
     /// Upload an image to a registry (same as `image push`)
+    #[command(after_long_help = REGISTRIES_HELP)]
     Push(ImagePushArgs),
     /// Log in to a registry
+    #[command(after_long_help = REGISTRIES_HELP)]
     Login(LoginArgs),
     /// Log out from a registry
     Logout(LogoutArgs),
@@ -221,8 +224,10 @@ pub enum ImageCommand {
     /// Show the history of an image
     History(ImageHistoryArgs),
     /// Download an image from a registry
+    #[command(after_long_help = REGISTRIES_HELP)]
     Pull(ImagePullArgs),
     /// Upload an image to a registry
+    #[command(after_long_help = REGISTRIES_HELP)]
     Push(ImagePushArgs),
 }
 

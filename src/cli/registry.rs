@@ -1,5 +1,22 @@
 //! Arguments of the registry commands: pull, push, login, logout.
 
+/// The long help's section on registry configuration (pull, push, login).
+pub const REGISTRIES_HELP: &str = "\
+Registries:
+  Short names are Docker's: `busybox` is docker.io/library/busybox:latest, never a prompt.
+  Settings come from registries.conf v2 ($CONTAINERS_REGISTRIES_CONF, else
+  $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf), then
+  $XDG_CONFIG_HOME/berth/berth.toml with the same keys, which wins: its [[registry]] entries
+  replace those with the same prefix. A [[registry]] (the longest matching `prefix`, or a
+  `*.domain` wildcard) may set `location`, `insecure`, `blocked` and [[registry.mirror]]
+  tables (`location`, `insecure`, `pull-from-mirror`). Pulls try the mirrors in order, then
+  the location, and keep the name asked for; pushes go to the name as written, never to a
+  mirror. `unqualified-search-registries` is read but short names still mean docker.io.
+  TLS: CA certificates (*.crt) and client pairs (*.cert + *.key) in certs.d/HOST:PORT/ under
+  $XDG_CONFIG_HOME/containers, /etc/containers or /etc/docker. localhost, 127.0.0.0/8 and
+  ::1 use verified HTTPS when they speak TLS, else plain HTTP; `insecure = true` and
+  --tls-verify=false allow plain HTTP and unverified TLS.";
+
 /// `image pull` / `pull`
 #[derive(Debug, clap::Args)]
 pub struct ImagePullArgs {

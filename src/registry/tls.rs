@@ -70,21 +70,20 @@ fn bad(path: &Path, source: reqwest::Error) -> RegistryError {
 pub(crate) fn certificate_error(error: &reqwest::Error) -> Option<String> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = cause {
-        // tokio-rustls wraps rustls's error in an io::Error, whose `source` skips it.
-        let inner = current
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-            .map(|inner| inner as &(dyn std::error::Error + 'static));
-        for candidate in [Some(current), inner].into_iter().flatten() {
-            if let Some(
-                tls @ (rustls::Error::InvalidCertificate(_)
-                | rustls::Error::NoCertificatesPresented),
-            ) = candidate.downcast_ref::<rustls::Error>()
-            {
-                return Some(tls.to_string());
-            }
+        if let Some(
+            tls @ (rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented),
+        ) = current.downcast_ref::<rustls::Error>()
+        {
+            return Some(tls.to_string());
         }
-        cause = current.source();
+        // tokio-rustls wraps rustls's error in io::Errors (two deep), whose `source` skips
+        // the wrapped error: step into it instead.
+        cause = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
     }
     None
 }

@@ -422,3 +422,216 @@ fn berth_pulls_what_skopeo_pushed_gzip_and_zstd() {
     }
     cx.assert_store_clean();
 }
+
+/// Writes `text` to `~/.config/<relative>` of the context's user.
+fn write_config(cx: &TestContext, relative: &str, text: &str) {
+    let config = cx.dir.path().join("home/.config");
+    let path = config.join(relative);
+    fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+    fs_err::write(&path, text).unwrap();
+    crate::support::chown_tree(&config, cx.user);
+}
+
+/// A loopback port where nothing listens.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Puts busybox in the registry as `<path>library/busybox:latest`, and leaves the store empty.
+fn seed_busybox(cx: &TestContext, registry: &Registry, path: &str) {
+    let name = registry.image(&format!("{path}library/busybox:latest"));
+    push_busybox(cx, &name);
+    cx.ok(["rmi", &name]);
+    assert_eq!(cx.ok(["images", "-q"]), "");
+}
+
+/// What the store names its images, as `REPOSITORY:TAG` lines.
+fn image_names(cx: &TestContext) -> String {
+    cx.ok(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+}
+
+#[test]
+fn a_docker_io_mirror_serves_pulls_runs_and_builds_offline() {
+    require_users!();
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    seed_busybox(&cx, &registry, "");
+    write_config(
+        &cx,
+        "containers/registries.conf",
+        &format!(
+            "unqualified-search-registries = [\"docker.io\"]\n\n\
+             [[registry]]\nprefix = \"docker.io\"\nlocation = \"docker.io\"\n\n\
+             [[registry.mirror]]\nlocation = \"127.0.0.1:{}\"\n\n\
+             [[registry.mirror]]\nlocation = \"{}\"\n",
+            closed_port(),
+            registry.host
+        ),
+    );
+    // The first mirror is down: the second serves.
+    let pulled = cx.ok(["pull", "docker.io/library/busybox"]);
+    assert!(
+        pulled.starts_with("latest: Pulling from library/busybox\n"),
+        "{pulled}"
+    );
+    assert!(
+        pulled.contains("Status: Downloaded newer image for busybox:latest\n"),
+        "{pulled}"
+    );
+    assert!(
+        pulled.ends_with("docker.io/library/busybox:latest\n"),
+        "{pulled}"
+    );
+    assert_eq!(image_names(&cx), "busybox:latest\n");
+    assert_eq!(
+        cx.ok(["run", "--rm", "busybox", "echo", "mirrored"]),
+        "mirrored\n"
+    );
+
+    // run and a build's FROM pull a missing image through the mirror too.
+    cx.ok(["rmi", "busybox"]);
+    let run = cx.run(["run", "--rm", "busybox", "true"]).success();
+    assert!(
+        run.stderr()
+            .starts_with("Unable to find image 'busybox:latest' locally\n"),
+        "{}",
+        run.describe()
+    );
+    cx.ok(["rmi", "busybox"]);
+    let dockerfile = cx.write_file("Dockerfile", b"FROM busybox\nRUN true\n");
+    cx.ok([
+        "build".as_ref(),
+        "-q".as_ref(),
+        "-t".as_ref(),
+        "built".as_ref(),
+        "-f".as_ref(),
+        dockerfile.as_os_str(),
+        cx.work().as_os_str(),
+    ]);
+    let names = image_names(&cx);
+    assert!(
+        names.contains("busybox:latest") && names.contains("built:latest"),
+        "{names}"
+    );
+
+    // Pushes never go to a mirror: docker.io itself is tried (and unreachable offline, or
+    // refusing us online).
+    let push = cx.run(["push", "busybox"]);
+    assert_ne!(push.code(), 0, "{}", push.describe());
+    assert!(
+        !push.stderr().contains(&registry.host),
+        "{}",
+        push.describe()
+    );
+}
+
+#[test]
+fn berth_toml_location_wins_over_registries_conf() {
+    require_users!();
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    seed_busybox(&cx, &registry, "hub/");
+    // registries.conf blocks docker.io; berth.toml, which wins, sends it to the registry.
+    write_config(
+        &cx,
+        "containers/registries.conf",
+        "[[registry]]\nprefix = \"docker.io\"\nblocked = true\n",
+    );
+    cx.run(["pull", "busybox"])
+        .failure_with("is blocked")
+        .failure_with(".config/containers/registries.conf");
+    let dead = closed_port();
+    write_config(
+        &cx,
+        "berth/berth.toml",
+        &format!(
+            "[[registry]]\nprefix = \"docker.io\"\nlocation = \"{}/hub\"\n\n\
+             [[registry.mirror]]\nlocation = \"127.0.0.1:{dead}\"\n",
+            registry.host
+        ),
+    );
+    let pulled = cx.ok(["pull", "-q", "busybox"]);
+    assert_eq!(pulled, "docker.io/library/busybox:latest\n");
+    assert_eq!(image_names(&cx), "busybox:latest\n");
+    assert_eq!(cx.ok(["run", "--rm", "busybox", "echo", "hub"]), "hub\n");
+
+    // Every source failing names each of them.
+    cx.ok(["rmi", "busybox"]);
+    cx.run(["pull", "busybox:nope"])
+        .failure_with("failed from every mirror")
+        .failure_with(&format!("`127.0.0.1:{dead}/library/busybox`: cannot reach"))
+        .failure_with("manifest unknown");
+}
+
+#[test]
+fn blocked_registries_refuse_pull_and_push_naming_the_file() {
+    let cx = TestContext::new(User::Root);
+    let host = format!("127.0.0.1:{}", closed_port());
+    write_config(
+        &cx,
+        "containers/registries.conf",
+        &format!("[[registry]]\nprefix = \"{host}/blocked\"\nblocked = true\n"),
+    );
+    let name = format!("{host}/blocked/busybox:1");
+    let file = cx
+        .dir
+        .path()
+        .join("home/.config/containers/registries.conf");
+    cx.run(["pull", &name])
+        .failure_with(&format!("`{host}/blocked/busybox` is blocked"))
+        .failure_with(&file.display().to_string());
+    cx.import_busybox(&name);
+    cx.run(["push", &name])
+        .failure_with("is blocked")
+        .failure_with(&file.display().to_string());
+    // Its neighbours are not.
+    cx.run(["pull", &format!("{host}/open/busybox:1")])
+        .failure_with("cannot reach the registry");
+    // A broken file is named too.
+    write_config(&cx, "containers/registries.conf", "[[registry]\n");
+    cx.run(["pull", &name])
+        .failure_with("invalid configuration file")
+        .failure_with(&file.display().to_string());
+}
+
+#[test]
+fn tls_registry_needs_its_ca_in_certs_d() {
+    require_users!();
+    let Some((registry, ca)) = Registry::start_tls() else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    let name = registry.image("tls/busybox:1");
+    cx.import_busybox(&name);
+    cx.run(["push", &name])
+        .failure_with(&format!(
+            "cannot verify the TLS certificate of `{}`",
+            registry.host
+        ))
+        .failure_with("certs.d");
+    // --tls-verify=false skips the check, as podman's does.
+    cx.ok(["push", "--tls-verify=false", &name]);
+    cx.ok(["rmi", &name]);
+    cx.run(["pull", &name])
+        .failure_with("cannot verify the TLS certificate")
+        .failure_with(&format!(
+            ".config/containers/certs.d/{}/ca.crt",
+            registry.host
+        ));
+
+    write_config(
+        &cx,
+        &format!("containers/certs.d/{}/ca.crt", registry.host),
+        &String::from_utf8(ca).unwrap(),
+    );
+    let pulled = cx.ok(["pull", &name]);
+    assert!(pulled.contains("Pull complete"), "{pulled}");
+    assert_eq!(cx.ok(["run", "--rm", &name, "echo", "tls"]), "tls\n");
+    // The registry itself refuses plain HTTP: HTTPS was used.
+    cx.ok(["push", "--tls-verify", &name]);
+}

@@ -47,6 +47,26 @@ impl Registry {
         Self::start_in(dir, &extra)
     }
 
+    /// Starts a registry serving HTTPS with a certificate for 127.0.0.1 signed by a fresh CA;
+    /// returns it and the CA certificate (PEM). `None` when docker-registry or openssl is
+    /// missing.
+    pub fn start_tls() -> Option<(Self, Vec<u8>)> {
+        if !crate::support::command_exists("openssl") {
+            skip("openssl is needed for the TLS registry test");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, ca) = make_certificates(dir.path());
+        // Indented: these lines land under the config's `http:`.
+        let extra = format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        );
+        let ca = fs_err::read(ca).unwrap();
+        Self::start_in(dir, &extra).map(|registry| (registry, ca))
+    }
+
     fn start_with(extra: &str) -> Option<Self> {
         Self::start_in(tempfile::tempdir().unwrap(), extra)
     }
@@ -129,6 +149,78 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A CA, and a server certificate for IP 127.0.0.1 that it signed, with openssl; returns
+/// the server's certificate and key and the CA's certificate.
+fn make_certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "openssl {args:?}: {output:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509", "-days", "2", "-subj", "/CN=berth test CA"][..],
+            &ec[..],
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ][..],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req", "-subj", "/CN=127.0.0.1"][..],
+            &ec[..],
+            &["-keyout", "server.key", "-out", "server.csr"][..],
+        ]
+        .concat(),
+    );
+    fs_err::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-days",
+        "2",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
+    (
+        dir.join("server.crt"),
+        dir.join("server.key"),
+        dir.join("ca.crt"),
+    )
 }
 
 /// A bcrypt htpasswd line, by `htpasswd -Bbn` (apache2-utils) or Python's crypt module.
