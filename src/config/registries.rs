@@ -61,8 +61,8 @@ struct MirrorTable {
 /// Every registry setting berth knows, validated.
 #[derive(Debug, Clone, Default)]
 pub struct Registries {
-    /// `unqualified-search-registries`. Short names still mean docker.io (Docker's rule);
-    /// the list is kept for `info` and error hints.
+    /// `unqualified-search-registries`: read so that podman's files parse, not searched.
+    /// Short names always mean docker.io (Docker's rule, and no prompt).
     pub search: Vec<String>,
     /// The `[[registry]]` entries.
     pub entries: Vec<RegistryEntry>,

@@ -623,6 +623,23 @@ fn tls_registry_needs_its_ca_in_certs_d() {
             ".config/containers/certs.d/{}/ca.crt",
             registry.host
         ));
+    // `insecure = true` skips it too.
+    write_config(
+        &cx,
+        "containers/registries.conf",
+        &format!(
+            "[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
+            registry.host
+        ),
+    );
+    cx.ok(["pull", "-q", &name]);
+    cx.ok(["rmi", &name]);
+    fs_err::remove_file(
+        cx.dir
+            .path()
+            .join("home/.config/containers/registries.conf"),
+    )
+    .unwrap();
 
     write_config(
         &cx,
