@@ -8,6 +8,7 @@ pub mod console;
 pub mod copy;
 pub mod etc;
 pub mod exec;
+pub mod health;
 pub mod launch;
 pub mod logs;
 pub mod monitor;
