@@ -372,6 +372,14 @@ pub struct ContainerExecArgs {
     pub command: Vec<String>,
 }
 
+/// `healthcheck run`
+#[derive(Debug, clap::Args)]
+pub struct HealthcheckRunArgs {
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
 /// `container port` / `port`
 #[derive(Debug, clap::Args)]
 pub struct ContainerPortArgs {
