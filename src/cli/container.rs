@@ -112,6 +112,31 @@ pub struct ContainerCreateArgs {
     /// Tune container pids limit (-1 for unlimited), where the cgroup tree allows it
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
+    /// Command to run to check health (run with /bin/sh -c)
+    #[arg(long, value_name = "COMMAND")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 30s)
+    #[arg(long, value_name = "DURATION")]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 30s)
+    #[arg(long, value_name = "DURATION")]
+    pub health_timeout: Option<String>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)
+    #[arg(long, value_name = "DURATION")]
+    pub health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h) (default 5s)
+    #[arg(long, value_name = "DURATION")]
+    pub health_start_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy (default 3)
+    #[arg(long, value_name = "N")]
+    pub health_retries: Option<u32>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long)]
+    pub no_healthcheck: bool,
+    /// Docker's `Test` form (`["CMD", arg…]`, `["CMD-SHELL", command]`, `["NONE"]`), set by
+    /// compose rather than typed: wins over `--health-cmd` and the image's.
+    #[arg(skip)]
+    pub health_test: Option<Vec<String>>,
     /// The image
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -345,6 +370,14 @@ pub struct ContainerExecArgs {
         value_name = "COMMAND"
     )]
     pub command: Vec<String>,
+}
+
+/// `healthcheck run`
+#[derive(Debug, clap::Args)]
+pub struct HealthcheckRunArgs {
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
 }
 
 /// `container port` / `port`

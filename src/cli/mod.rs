@@ -81,6 +81,9 @@ pub enum Command {
     /// Manage pods: containers that share one network namespace
     #[command(subcommand)]
     Pod(PodCommand),
+    /// Manage healthchecks of containers
+    #[command(subcommand)]
+    Healthcheck(HealthcheckCommand),
 
     /// Create and run a new container from an image
     #[command(disable_help_flag = true, after_long_help = SECURITY_HELP)]
@@ -277,6 +280,13 @@ pub enum ContainerCommand {
     Pause(ContainerPauseArgs),
     /// Unpause all processes within one or more containers
     Unpause(ContainerPauseArgs),
+}
+
+/// `healthcheck …`
+#[derive(Debug, Subcommand)]
+pub enum HealthcheckCommand {
+    /// Run the healthcheck of a container now: prints healthy or unhealthy (exit 0 or 1)
+    Run(HealthcheckRunArgs),
 }
 
 /// `volume …`

@@ -15,8 +15,8 @@ mod volume;
 use anyhow::Context as _;
 
 use crate::cli::{
-    BuilderCommand, Command, ContainerCommand, ImageCommand, PodCommand, SystemCommand,
-    VolumeCommand,
+    BuilderCommand, Command, ContainerCommand, HealthcheckCommand, ImageCommand, PodCommand,
+    SystemCommand, VolumeCommand,
 };
 use crate::context::Context;
 use crate::storage::Store;
@@ -118,7 +118,9 @@ fn needs_namespace(command: &Command) -> bool {
         | Command::Create(_)
         | Command::Start(_)
         | Command::Monitor(_) => true,
-        Command::Images(_)
+        // A check joins the container from outside, as exec does.
+        Command::Healthcheck(_)
+        | Command::Images(_)
         | Command::Save(_)
         | Command::Push(_)
         | Command::Login(_)
@@ -222,6 +224,9 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
             VolumeCommand::Rm(args) => volume::rm(args, session),
             VolumeCommand::Prune(args) => volume::prune(args, session),
         },
+        Command::Healthcheck(HealthcheckCommand::Run(args)) => {
+            container::healthcheck::run(args, session)
+        }
         Command::Pod(sub) => match sub {
             PodCommand::Create(args) => pod::create(args, session),
             PodCommand::Ls(args) => pod::ls(args, session),

@@ -10,10 +10,13 @@
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
 
 use super::{Runtime, RuntimeError, is_running, launch, user};
 use crate::storage::containers::ContainerRecord;
@@ -120,6 +123,31 @@ fn exec_in(
     options: &ExecOptions,
     started: Option<&OwnedFd>,
 ) -> Result<i32, RuntimeError> {
+    let (user, env) = prepare(record, options)?;
+    if options.tty && !options.detach {
+        return exec_tty(runtime, record, options, &user, &env);
+    }
+    let child = start_tenant(runtime, record, options, &user, env, None)?;
+    if let Some(started) = started {
+        let _ = rustix::io::write(started, b"ok");
+        let _ = nix::unistd::close(std::os::fd::AsRawFd::as_raw_fd(started));
+    }
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(128 + signal as i32),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(errno) => return Err(RuntimeError::Sys("waitpid", errno)),
+        }
+    }
+}
+
+/// Joins the container's namespaces and resolves what the process needs: its user, and
+/// the variables it adds to the container's.
+fn prepare(
+    record: &ContainerRecord,
+    options: &ExecOptions,
+) -> Result<(user::ResolvedUser, HashMap<String, String>), RuntimeError> {
     if !is_running(record) {
         return Err(RuntimeError::Invalid(format!(
             "container {} is not running",
@@ -156,9 +184,19 @@ fn exec_in(
     if !options.user.is_empty() {
         env.entry("HOME".to_owned()).or_insert(user.home.clone());
     }
-    if options.tty && !options.detach {
-        return exec_tty(runtime, record, options, &user, &env);
-    }
+    Ok((user, env))
+}
+
+/// Starts the process (without a terminal) through libcontainer's tenant builder; returns
+/// its pid, a child of ours. Its stdout and stderr go to `output` when given.
+fn start_tenant(
+    runtime: &Runtime,
+    record: &ContainerRecord,
+    options: &ExecOptions,
+    user: &user::ResolvedUser,
+    env: HashMap<String, String>,
+    output: Option<OwnedFd>,
+) -> Result<Pid, RuntimeError> {
     let mut builder = ContainerBuilder::new(record.id.clone(), SyscallType::default())
         .with_root_path(&runtime.state_root)
         .map_err(RuntimeError::libcontainer)?;
@@ -177,8 +215,13 @@ fn exec_in(
     }
     if options.detach {
         builder = builder.with_stdout(null()?).with_stderr(null()?);
+    } else if let Some(output) = output {
+        let copy = output
+            .try_clone()
+            .map_err(|e| RuntimeError::io("failed to use", std::path::Path::new("output"), e))?;
+        builder = builder.with_stdout(output).with_stderr(copy);
     }
-    let child = builder
+    builder
         .as_tenant()
         .with_container_args(options.args.clone())
         .with_env(env)
@@ -193,17 +236,105 @@ fn exec_in(
         .with_additional_gids(user.additional_gids.clone())
         .with_detach(false)
         .build()
-        .map_err(RuntimeError::libcontainer)?;
-    if let Some(started) = started {
-        let _ = rustix::io::write(started, b"ok");
-        let _ = nix::unistd::close(std::os::fd::AsRawFd::as_raw_fd(started));
+        .map_err(RuntimeError::libcontainer)
+}
+
+/// Starts a healthcheck's `args` in the running container `record` (its `state.pid` set),
+/// in a forked child of ours, so that joining the container's namespaces and libcontainer's
+/// changes to the process (dumpable, namespaces) never touch the caller, a monitor that
+/// lives on. Returns the child's pid for the caller to reap: it exits with the check's
+/// code (its output, or why it could not run, in the file `output`), or ends by SIGKILL
+/// once the check ran past `timeout` (the check's process group killed first).
+pub(super) fn spawn_check(
+    runtime: &Runtime,
+    record: &ContainerRecord,
+    args: &[String],
+    output: &std::path::Path,
+    timeout: Duration,
+) -> Result<Pid, RuntimeError> {
+    let file = fs_err::File::create(output)
+        .map_err(|e| RuntimeError::io("failed to create", output, e))?;
+    // SAFETY: monitors are single-threaded (they fork libcontainer's processes too); the
+    // child leaves with _exit or SIGKILL, never returning into the caller's code.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            // A foreground `run`'s terminal signals (^C) are for the container, not the check.
+            let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+            let deadline = Instant::now() + timeout;
+            let mut file = std::fs::File::from(file);
+            let options = ExecOptions {
+                args: args.to_vec(),
+                ..ExecOptions::default()
+            };
+            let started = prepare(record, &options).and_then(|(user, env)| {
+                start_tenant(
+                    runtime,
+                    record,
+                    &options,
+                    &user,
+                    env,
+                    Some(
+                        file.try_clone()
+                            .map_err(|e| RuntimeError::io("failed to use", output, e))?
+                            .into(),
+                    ),
+                )
+            });
+            let code = match started {
+                Ok(tenant) => wait_until(tenant, deadline),
+                Err(error) => {
+                    let _ = std::io::Write::write_all(&mut file, error.to_string().as_bytes());
+                    Some(i32::from(error.exit_code()))
+                }
+            };
+            match code {
+                // SAFETY: as above; _exit skips the monitor's atexit handlers and destructors.
+                Some(code) => unsafe { libc::_exit(code) },
+                None => {
+                    let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGKILL);
+                    // SAFETY: as above (SIGKILL cannot be caught; this is never reached).
+                    unsafe { libc::_exit(255) }
+                }
+            }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(child),
+        Err(errno) => Err(RuntimeError::Sys("fork", errno)),
     }
+}
+
+/// Waits for `tenant` until `deadline`; returns its exit code, or None once it ran too
+/// long (then it and its process group, which libcontainer's setsid made its own, are
+/// killed and reaped).
+fn wait_until(tenant: Pid, deadline: Instant) -> Option<i32> {
+    let pidfd = rustix::process::Pid::from_raw(tenant.as_raw()).and_then(|pid| {
+        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+    });
     loop {
-        match waitpid(child, None) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(128 + signal as i32),
+        match waitpid(tenant, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Some(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => return Some(128 + signal as i32),
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(errno) => return Err(RuntimeError::Sys("waitpid", errno)),
+            Err(_) => return Some(-1),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let _ = nix::sys::signal::killpg(tenant, Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(tenant, Signal::SIGKILL);
+            let _ = waitpid(tenant, None);
+            return None;
+        }
+        let pause = left.min(Duration::from_millis(500));
+        match &pidfd {
+            // The pidfd turns readable when the process ends.
+            Some(fd) => {
+                let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                let timeout = rustix::event::Timespec {
+                    tv_sec: i64::try_from(pause.as_secs()).unwrap_or(0),
+                    tv_nsec: i64::from(pause.subsec_nanos()),
+                };
+                let _ = rustix::event::poll(&mut fds, Some(&timeout));
+            }
+            None => std::thread::sleep(pause.min(Duration::from_millis(20))),
         }
     }
 }

@@ -8,11 +8,13 @@ pub mod console;
 pub mod copy;
 pub mod etc;
 pub mod exec;
+pub mod health;
 pub mod launch;
 pub mod logs;
 pub mod monitor;
 pub mod network;
 pub mod pod;
+pub mod probe;
 pub mod rootfs;
 pub mod security;
 pub mod spec;
@@ -159,6 +161,7 @@ pub fn reconcile(store: &Store, mut record: ContainerRecord) -> ContainerRecord 
         }
         record.state.status = Status::Exited;
         record.state.pid = None;
+        record.state.health = None;
         if record.state.exit_code.is_none() {
             // Nobody saw it end: Docker reports such containers as killed.
             record.state.exit_code = Some(137);

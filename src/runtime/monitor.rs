@@ -25,8 +25,8 @@ use rustix::event::{PollFd, PollFlags, poll};
 use super::logs::{LogWriter, Stream};
 use super::network::{self, Network};
 use super::spec::{ResolvedMount, SpecInputs};
-use super::{Runtime, RuntimeError, console, etc, launch, rootfs, spec, user};
-use crate::storage::containers::{ContainerRecord, Status};
+use super::{Runtime, RuntimeError, console, etc, health, launch, probe, rootfs, spec, user};
+use crate::storage::containers::{ContainerRecord, Health, Status};
 use crate::util;
 
 /// How the container's streams are handled.
@@ -340,12 +340,20 @@ fn run_once(
         r.state.error = None;
         r.state.ports.clone_from(&network.ports);
         r.state.network_helper = network.helper_process();
+        // Each run starts its health afresh.
+        r.state.health = r
+            .config
+            .healthcheck
+            .as_ref()
+            .filter(|config| health::command(&config.test).is_some())
+            .map(|_| Health::starting());
     });
     if let Mode::Detached { ready } = mode {
         report(ready, "ok");
         release_startup_code();
     }
-    started?;
+    // Without a healthcheck this stays None, and the loop does no health work at all.
+    let mut checks = probe::Checks::new(runtime, &started?);
     let attached = matches!(mode, Mode::Attached { .. });
     let mut outputs: Vec<(OwnedFd, Stream)> =
         vec![(out_read, Stream::Stdout), (err_read, Stream::Stderr)];
@@ -375,9 +383,22 @@ fn run_once(
     let mut output_closed = false;
     loop {
         if exit.is_none() {
-            exit = reap(pid);
+            let (init_exit, check_status) =
+                reap(pid, checks.as_ref().and_then(probe::Checks::child));
+            exit = init_exit;
+            if let Some(checks) = &mut checks {
+                if let Some(status) = check_status {
+                    checks.finished(runtime, status);
+                }
+                if exit.is_none() {
+                    checks.tick(runtime);
+                }
+            }
             if exit.is_some() {
                 drain_deadline = Some(Instant::now() + Duration::from_secs(2));
+                if let Some(checks) = &mut checks {
+                    checks.stop();
+                }
             }
         }
         if exit.is_some()
@@ -486,6 +507,7 @@ fn run_once(
         r.state.finished_at = Some(Utc::now());
         r.state.pid = None;
         r.state.pid_start = None;
+        r.state.health = None;
     });
     launch::delete(&mut container);
     recorded?;
@@ -493,9 +515,11 @@ fn run_once(
 }
 
 /// Reaps every ended child (the init, libcontainer's intermediate, orphans we adopted as
-/// subreaper); returns the init's exit code once it has ended.
-fn reap(init: Pid) -> Option<i32> {
+/// subreaper, a healthcheck's child); returns the init's exit code once it has ended, and
+/// how the healthcheck's child `check` ended, if it did.
+fn reap(init: Pid, check: Option<Pid>) -> (Option<i32>, Option<WaitStatus>) {
     let mut code = None;
+    let mut check_status = None;
     loop {
         match waitpid(
             Pid::from_raw(-1),
@@ -505,7 +529,12 @@ fn reap(init: Pid) -> Option<i32> {
             Ok(WaitStatus::Signaled(pid, signal, _)) if pid == init => {
                 code = Some(128 + signal as i32)
             }
-            Ok(WaitStatus::StillAlive) | Err(_) => return code,
+            Ok(status @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _)))
+                if Some(pid) == check =>
+            {
+                check_status = Some(status);
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return (code, check_status),
             Ok(_) => {}
         }
     }

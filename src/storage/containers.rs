@@ -103,6 +103,130 @@ pub struct ContainerConfig {
     /// Ports the image exposes.
     #[serde(default)]
     pub exposed_ports: Vec<String>,
+    /// The image's `HEALTHCHECK` merged with the `--health-*` flags; None when neither
+    /// gives one.
+    #[serde(default)]
+    pub healthcheck: Option<HealthConfig>,
+}
+
+/// Docker's `Config.Healthcheck`. Durations are in nanoseconds, and 0 (like a 0 `retries`)
+/// means Docker's default, as in Docker's own record, so `inspect` shows what was asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HealthConfig {
+    /// `["CMD", arg…]`, `["CMD-SHELL", command]` or `["NONE"]` (disabled); empty inherits.
+    #[serde(default)]
+    pub test: Vec<String>,
+    /// Between two checks (default 30s).
+    #[serde(default)]
+    pub interval: u64,
+    /// A check running longer fails (default 30s).
+    #[serde(default)]
+    pub timeout: u64,
+    /// Failures in this time after a start do not count (default 0s).
+    #[serde(default)]
+    pub start_period: u64,
+    /// Between two checks during the start period (default 5s).
+    #[serde(default)]
+    pub start_interval: u64,
+    /// Consecutive failures that make the container unhealthy (default 3).
+    #[serde(default)]
+    pub retries: u32,
+}
+
+impl HealthConfig {
+    /// Whether checks run at all: a test other than `["NONE"]` is set.
+    pub fn enabled(&self) -> bool {
+        self.test.first().is_some_and(|kind| kind != "NONE")
+    }
+
+    /// Each field not set here (empty, 0) taken from `base`: Docker merges a container's
+    /// healthcheck over its image's field by field.
+    pub fn merged_over(mut self, base: &HealthConfig) -> HealthConfig {
+        if self.test.is_empty() {
+            self.test.clone_from(&base.test);
+        }
+        let fields = [
+            (&mut self.interval, base.interval),
+            (&mut self.timeout, base.timeout),
+            (&mut self.start_period, base.start_period),
+            (&mut self.start_interval, base.start_interval),
+        ];
+        for (field, inherited) in fields {
+            if *field == 0 {
+                *field = inherited;
+            }
+        }
+        if self.retries == 0 {
+            self.retries = base.retries;
+        }
+        self
+    }
+}
+
+/// `State.Health`: the outcome of the latest checks of the current run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Where the checks stand.
+    pub status: HealthStatus,
+    /// Consecutive failures that counted.
+    pub failing_streak: u32,
+    /// The last results, oldest first (at most [`Health::LOG_LENGTH`]).
+    pub log: Vec<HealthResult>,
+}
+
+impl Health {
+    /// Results kept, as Docker keeps.
+    pub const LOG_LENGTH: usize = 5;
+
+    /// A run's health before its first check.
+    pub fn starting() -> Self {
+        Self {
+            status: HealthStatus::Starting,
+            failing_streak: 0,
+            log: Vec::new(),
+        }
+    }
+}
+
+/// Docker's health states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// No check has passed yet.
+    Starting,
+    /// The last check passed.
+    Healthy,
+    /// `retries` checks in a row failed.
+    Unhealthy,
+}
+
+impl HealthStatus {
+    /// Docker's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Starting => "starting",
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// One check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthResult {
+    /// When it started.
+    pub start: DateTime<Utc>,
+    /// When it ended.
+    pub end: DateTime<Utc>,
+    /// The command's exit code; -1 when it timed out or could not run (Docker's value).
+    pub exit_code: i32,
+    /// What it printed (stdout and stderr), at most [`HealthResult::OUTPUT_LIMIT`] bytes.
+    pub output: String,
+}
+
+impl HealthResult {
+    /// Docker's limit on the output kept of a check.
+    pub const OUTPUT_LIMIT: usize = 4096;
 }
 
 /// How the container is run on the host.
@@ -245,6 +369,10 @@ pub struct State {
     /// pasta or slirp4netns of the current run.
     #[serde(default)]
     pub network_helper: Option<HelperProcess>,
+    /// The healthcheck's results in the current run; None without a healthcheck or while
+    /// the container does not run.
+    #[serde(default)]
+    pub health: Option<Health>,
 }
 
 impl Default for State {
@@ -264,6 +392,7 @@ impl Default for State {
             oom_killed: false,
             ports: Vec::new(),
             network_helper: None,
+            health: None,
         }
     }
 }

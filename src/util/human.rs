@@ -190,6 +190,42 @@ fn fmt_f(out: &mut String, digits: &[u8], dp: i64, prec: usize) {
     }
 }
 
+/// Go's `time.Duration.String`: `0s`, `1.5s`, `1m30s`, `1h0m0s`, `500ms`.
+pub fn go_duration(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    let sign = if nanos < 0 { "-" } else { "" };
+    let n = nanos.unsigned_abs();
+    let fixed = |value: u64, digits: u32| {
+        let unit = 10u64.pow(digits);
+        let fraction = format!("{:0width$}", value % unit, width = digits as usize);
+        let fraction = fraction.trim_end_matches('0');
+        if fraction.is_empty() {
+            format!("{}", value / unit)
+        } else {
+            format!("{}.{fraction}", value / unit)
+        }
+    };
+    if n < 1_000 {
+        return format!("{sign}{n}ns");
+    }
+    if n < 1_000_000 {
+        return format!("{sign}{}µs", fixed(n, 3));
+    }
+    if n < 1_000_000_000 {
+        return format!("{sign}{}ms", fixed(n, 6));
+    }
+    let hours = n / 3_600_000_000_000;
+    let minutes = n / 60_000_000_000 % 60;
+    let seconds = fixed(n % 60_000_000_000, 9);
+    match (hours, minutes) {
+        (0, 0) => format!("{sign}{seconds}s"),
+        (0, m) => format!("{sign}{m}m{seconds}s"),
+        (h, m) => format!("{sign}{h}h{m}m{seconds}s"),
+    }
+}
+
 /// Go's `time.ParseDuration`: an optional sign, then one or more decimal numbers each with a
 /// unit among `ns`, `us` (`µs`, `μs`), `ms`, `s`, `m`, `h`; `0` alone is also valid. In
 /// nanoseconds (`logs --since 10m`, HEALTHCHECK `--interval=30s`).

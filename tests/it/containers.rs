@@ -2294,3 +2294,186 @@ fn exec_detached_outlives_the_command() {
     expect_code(&missing, 127);
     expect_stderr(&missing, "executable file not found");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Healthchecks, run by the monitor
+// ---------------------------------------------------------------------------------------------
+
+/// `State.Health.Status` of a container, or `none` without one (Docker leaves it out).
+fn health_of(cx: &TestContext, name: &str) -> String {
+    inspect(cx, name)["State"]["Health"]["Status"]
+        .as_str()
+        .unwrap_or("none")
+        .to_owned()
+}
+
+/// Waits until the health of `name` is `wanted`.
+fn wait_health(cx: &TestContext, name: &str, wanted: &str) {
+    wait_for(
+        &format!("{name} to be {wanted} (now {})", health_of(cx, name)),
+        Duration::from_secs(20),
+        || health_of(cx, name) == wanted,
+    );
+}
+
+/// A check that fails goes from `starting` to `unhealthy` after `--health-retries` failures,
+/// and a passing one makes it healthy; `ps` and `inspect` show it, `healthcheck run` runs it
+/// now, and stopping clears it.
+fn healthchecks(user: User) {
+    let cx = busybox(user);
+    cx.ok([
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--health-cmd",
+        "test -f /tmp/ok",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let status = status_of(&cx, "web");
+    // Two failures a second apart are needed before unhealthy.
+    assert!(
+        status.ends_with("(health: starting)") || status.ends_with("(unhealthy)"),
+        "{status}"
+    );
+    wait_health(&cx, "web", "unhealthy");
+    let health = &inspect(&cx, "web")["State"]["Health"];
+    assert!(health["FailingStreak"].as_u64() >= Some(2), "{health}");
+    assert_eq!(health["Log"][0]["ExitCode"], 1, "{health}");
+    assert!(status_of(&cx, "web").ends_with("(unhealthy)"));
+    assert_eq!(
+        cx.ok([
+            "ps",
+            "--filter",
+            "health=unhealthy",
+            "--format",
+            "{{.Names}}"
+        ]),
+        "web\n"
+    );
+
+    cx.ok(["exec", "web", "sh", "-c", "echo > /tmp/ok"]);
+    wait_health(&cx, "web", "healthy");
+    assert!(status_of(&cx, "web").ends_with("(healthy)"));
+    assert_eq!(inspect(&cx, "web")["State"]["Health"]["FailingStreak"], 0);
+    assert_eq!(
+        cx.ok(["ps", "--filter", "health=healthy", "--format", "{{.Names}}"]),
+        "web\n"
+    );
+    assert_eq!(
+        inspect(&cx, "web")["Config"]["Healthcheck"],
+        serde_json::json!({
+            "Test": ["CMD-SHELL", "test -f /tmp/ok"],
+            "Interval": 1_000_000_000_u64,
+            "Retries": 2,
+        })
+    );
+
+    assert_eq!(cx.ok(["healthcheck", "run", "web"]), "healthy\n");
+    cx.ok(["exec", "web", "busybox", "rm", "/tmp/ok"]);
+    let run = cx.run(["healthcheck", "run", "web"]);
+    expect_code(&run, 1);
+    assert_eq!(run.stdout(), "unhealthy\n");
+
+    cx.ok(["stop", "-t", "1", "web"]);
+    assert!(inspect(&cx, "web")["State"].get("Health").is_none());
+    assert_eq!(health_of(&cx, "web"), "none");
+}
+
+as_users!(healthchecks =>
+    health_starting_unhealthy_healthy_as_sub: Sub,
+    health_starting_unhealthy_healthy_as_nosub: NoSub,
+    health_starting_unhealthy_healthy_as_root: Root,
+);
+
+/// An image's HEALTHCHECK applies to its containers, and `--no-healthcheck` turns it off.
+#[test]
+fn health_from_the_image_and_no_healthcheck() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let dir = cx.work().join("health");
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nHEALTHCHECK --interval=1s --retries=1 CMD [\"sh\", \"-c\", \"echo fine\"]\n",
+    )
+    .unwrap();
+    crate::support::chown_tree(&dir, cx.user);
+    cx.ok(["build", "-q", "-t", "checked", dir.to_str().unwrap()]);
+    cx.ok(["run", "-d", "--name", "checked", "checked", "sleep", "100"]);
+    wait_health(&cx, "checked", "healthy");
+    let health = &inspect(&cx, "checked")["State"]["Health"];
+    assert_eq!(health["Log"][0]["Output"], "fine\n", "{health}");
+    assert_eq!(
+        inspect(&cx, "checked")["Config"]["Healthcheck"]["Test"],
+        serde_json::json!(["CMD", "sh", "-c", "echo fine"])
+    );
+
+    cx.ok([
+        "run",
+        "-d",
+        "--name",
+        "unchecked",
+        "--no-healthcheck",
+        "checked",
+        "sleep",
+        "100",
+    ]);
+    wait_running(&cx, "unchecked");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(health_of(&cx, "unchecked"), "none");
+    assert!(!status_of(&cx, "unchecked").contains('('));
+    assert_eq!(
+        cx.ok(["ps", "--filter", "health=none", "--format", "{{.Names}}"]),
+        "unchecked\n"
+    );
+    cx.run([
+        "run",
+        "--no-healthcheck",
+        "--health-retries",
+        "1",
+        "busybox",
+        "true",
+    ])
+    .failure_with("--no-healthcheck conflicts with --health-* options");
+}
+
+/// A check that runs past `--health-timeout` is killed and fails (Docker's -1 and words).
+#[test]
+fn health_check_past_its_timeout_fails() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    cx.ok([
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "sleep 30",
+        "--health-timeout",
+        "300ms",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    wait_health(&cx, "slow", "unhealthy");
+    let result = &inspect(&cx, "slow")["State"]["Health"]["Log"][0];
+    assert_eq!(result["ExitCode"], -1, "{result}");
+    assert_eq!(
+        result["Output"], "Health check exceeded timeout (300ms)",
+        "{result}"
+    );
+    // The check's sleep was killed with it.
+    let sleeps = cx.ok(["exec", "slow", "busybox", "ps"]);
+    assert!(!sleeps.contains("sleep 30"), "{sleeps}");
+}

@@ -437,43 +437,7 @@ fn parse_interval(flag: &str, value: &str) -> std::result::Result<i64, String> {
     Ok(nanos)
 }
 
-pub(super) use crate::util::human::parse_go_duration;
-
-/// Go's `time.Duration.String`: `0s`, `1.5s`, `1m30s`, `1h0m0s`, `500ms`.
-pub(super) fn go_duration(nanos: i64) -> String {
-    if nanos == 0 {
-        return "0s".to_owned();
-    }
-    let sign = if nanos < 0 { "-" } else { "" };
-    let n = nanos.unsigned_abs();
-    let fixed = |value: u64, digits: u32| {
-        let unit = 10u64.pow(digits);
-        let fraction = format!("{:0width$}", value % unit, width = digits as usize);
-        let fraction = fraction.trim_end_matches('0');
-        if fraction.is_empty() {
-            format!("{}", value / unit)
-        } else {
-            format!("{}.{fraction}", value / unit)
-        }
-    };
-    if n < 1_000 {
-        return format!("{sign}{n}ns");
-    }
-    if n < 1_000_000 {
-        return format!("{sign}{}µs", fixed(n, 3));
-    }
-    if n < 1_000_000_000 {
-        return format!("{sign}{}ms", fixed(n, 6));
-    }
-    let hours = n / 3_600_000_000_000;
-    let minutes = n / 60_000_000_000 % 60;
-    let seconds = fixed(n % 60_000_000_000, 9);
-    match (hours, minutes) {
-        (0, 0) => format!("{sign}{seconds}s"),
-        (0, m) => format!("{sign}{m}m{seconds}s"),
-        (h, m) => format!("{sign}{h}h{m}m{seconds}s"),
-    }
-}
+pub(super) use crate::util::human::{go_duration, parse_go_duration};
 
 /// Go's `%q` of a string slice: `["a" "b c"]`.
 fn go_quote_list(items: &[String]) -> String {

@@ -13,7 +13,8 @@ use crate::image::{self, ops};
 use crate::oci::Digest;
 use crate::runtime::{self, network};
 use crate::storage::containers::{
-    ContainerConfig, ContainerRecord, HostConfig, MountSpec, Resources, RestartPolicy, State,
+    ContainerConfig, ContainerRecord, HealthConfig, HostConfig, MountSpec, Resources,
+    RestartPolicy, State,
 };
 use crate::storage::{Store, WriteLock};
 use crate::util::{self, names};
@@ -147,6 +148,7 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
         }
     }
     let restart = parse_restart(&args.restart)?;
+    let healthcheck = healthcheck(args, image_config.healthcheck.as_ref())?;
     if restart.name != "no" && args.rm {
         bail!("conflicting options: cannot specify both --restart and --rm");
     }
@@ -195,6 +197,7 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
             tty: args.tty,
             open_stdin: args.interactive,
             exposed_ports,
+            healthcheck,
         },
         host_config: HostConfig {
             mounts,
@@ -235,6 +238,71 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
     }
     store.create_container(&lock, &record)?;
     Ok(record)
+}
+
+/// The `--health-*` flags (or compose's test) merged over the image's `HEALTHCHECK`, field by
+/// field as Docker merges them; None when neither sets anything.
+fn healthcheck(
+    args: &ContainerCreateArgs,
+    image: Option<&serde_json::Value>,
+) -> anyhow::Result<Option<HealthConfig>> {
+    let durations = [
+        ("--health-interval", &args.health_interval),
+        ("--health-timeout", &args.health_timeout),
+        ("--health-start-period", &args.health_start_period),
+        ("--health-start-interval", &args.health_start_interval),
+    ];
+    let mut nanos = [0u64; 4];
+    for ((flag, value), slot) in durations.iter().zip(&mut nanos) {
+        let Some(text) = value else { continue };
+        let parsed = util::human::parse_go_duration(text).ok_or_else(|| {
+            anyhow::anyhow!(
+                "invalid argument \"{text}\" for \"{flag}\" flag: time: invalid duration \"{text}\""
+            )
+        })?;
+        let Ok(parsed) = u64::try_from(parsed) else {
+            bail!("{flag} cannot be negative");
+        };
+        if parsed != 0 && parsed < 1_000_000 {
+            bail!("{flag} cannot be less than 1ms");
+        }
+        *slot = parsed;
+    }
+    let flags_given = args.health_cmd.is_some()
+        || durations.iter().any(|(_, value)| value.is_some())
+        || args.health_retries.is_some();
+    if args.no_healthcheck && flags_given {
+        bail!("--no-healthcheck conflicts with --health-* options");
+    }
+    let test = match (&args.health_test, &args.health_cmd) {
+        (Some(test), _) => {
+            let kind = test.first().map(String::as_str);
+            if kind != Some("NONE") && runtime::health::command(test).is_none() {
+                bail!(
+                    "invalid healthcheck test {test:?}: expected [\"CMD\", …], [\"CMD-SHELL\", command] or [\"NONE\"]"
+                );
+            }
+            test.clone()
+        }
+        (None, _) if args.no_healthcheck => vec!["NONE".to_owned()],
+        (None, Some(command)) => vec!["CMD-SHELL".to_owned(), command.clone()],
+        (None, None) => Vec::new(),
+    };
+    let [interval, timeout, start_period, start_interval] = nanos;
+    let own = HealthConfig {
+        test,
+        interval,
+        timeout,
+        start_period,
+        start_interval,
+        retries: args.health_retries.unwrap_or(0),
+    };
+    let inherited = image.map(runtime::health::parse_image_config);
+    Ok(match inherited {
+        Some(base) => Some(own.merged_over(&base)),
+        None if own == HealthConfig::default() => None,
+        None => Some(own),
+    })
 }
 
 /// `512m`, `1g`, `1024k`, `100000` (bytes), as Docker reads `--memory`.

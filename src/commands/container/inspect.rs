@@ -59,7 +59,7 @@ pub(crate) fn inspect(store: &Store, record: &ContainerRecord) -> Value {
         .iter()
         .map(|p| (p.clone(), json!({})))
         .collect();
-    json!({
+    let mut inspected = json!({
         "Id": record.id,
         "Created": record.created.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         "Path": record.config.args.first().cloned().unwrap_or_default(),
@@ -76,6 +76,16 @@ pub(crate) fn inspect(store: &Store, record: &ContainerRecord) -> Value {
             "Error": state.error.clone().unwrap_or_default(),
             "StartedAt": time(state.started_at),
             "FinishedAt": time(state.finished_at),
+            "Health": state.health.as_ref().map(|health| json!({
+                "Status": health.status.as_str(),
+                "FailingStreak": health.failing_streak,
+                "Log": health.log.iter().map(|result| json!({
+                    "Start": result.start.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                    "End": result.end.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                    "ExitCode": result.exit_code,
+                    "Output": result.output,
+                })).collect::<Vec<_>>(),
+            })),
         },
         "Image": record.image_id.to_string(),
         "ResolvConfPath": store.container_dir(&record.id).join("resolv.conf").display().to_string(),
@@ -117,6 +127,7 @@ pub(crate) fn inspect(store: &Store, record: &ContainerRecord) -> Value {
             "StdinOnce": false,
             "Env": record.config.env,
             "Cmd": record.config.cmd,
+            "Healthcheck": record.config.healthcheck.as_ref().map(crate::runtime::health::docker_json),
             "Image": record.image,
             "Volumes": Value::Null,
             "WorkingDir": record.config.working_dir,
@@ -130,7 +141,16 @@ pub(crate) fn inspect(store: &Store, record: &ContainerRecord) -> Value {
             "IPAddress": "",
             "Networks": { record.host_config.network_mode.clone(): {} },
         },
-    })
+    });
+    // Docker leaves both out (omitempty) when the container has no healthcheck.
+    for (section, key) in [("State", "Health"), ("Config", "Healthcheck")] {
+        if let Some(object) = inspected[section].as_object_mut() {
+            if object.get(key).is_some_and(Value::is_null) {
+                object.remove(key);
+            }
+        }
+    }
+    inspected
 }
 
 /// Docker's port map: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8000"}]}`.

@@ -4,6 +4,7 @@
 pub(super) mod cp;
 pub(super) mod create;
 pub(super) mod exec;
+pub(super) mod healthcheck;
 pub(super) mod inspect;
 pub(super) mod kill;
 pub(super) mod logs;
@@ -150,7 +151,7 @@ pub(crate) fn runtime(session: &Session<'_>, store: Store) -> Runtime {
 
 /// Docker's container status text: `Up 2 hours`, `Exited (0) 3 minutes ago`, `Created`.
 pub(crate) fn status_text(record: &ContainerRecord, now: chrono::DateTime<chrono::Utc>) -> String {
-    use crate::storage::containers::Status;
+    use crate::storage::containers::{HealthStatus, Status};
     use crate::util::human;
     match record.state.status {
         Status::Running => {
@@ -158,7 +159,13 @@ pub(crate) fn status_text(record: &ContainerRecord, now: chrono::DateTime<chrono
                 || "Less than a second".to_owned(),
                 |t| human::duration((now - t).to_std().unwrap_or_default()),
             );
-            format!("Up {since}")
+            match &record.state.health {
+                Some(health) if health.status == HealthStatus::Starting => {
+                    format!("Up {since} (health: starting)")
+                }
+                Some(health) => format!("Up {since} ({})", health.status.as_str()),
+                None => format!("Up {since}"),
+            }
         }
         Status::Paused => "Up (Paused)".to_owned(),
         Status::Restarting => {

@@ -121,6 +121,7 @@ struct Filters {
     labels: Vec<(String, Option<String>)>,
     ancestors: Vec<String>,
     exited: Option<Vec<i32>>,
+    health: Option<Vec<String>>,
 }
 
 impl Filters {
@@ -159,6 +160,19 @@ impl Filters {
                     Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
                     None => (arg.to_owned(), None),
                 }),
+                "health" => {
+                    const STATES: [&str; 4] = ["starting", "healthy", "unhealthy", "none"];
+                    if !STATES.contains(&arg) {
+                        bail!(
+                            "invalid filter 'health={arg}': use one of {}",
+                            STATES.join(", ")
+                        );
+                    }
+                    filters
+                        .health
+                        .get_or_insert_with(Vec::new)
+                        .push(arg.to_owned());
+                }
                 "exited" => filters.exited.get_or_insert_with(Vec::new).push(
                     arg.parse()
                         .map_err(|_| anyhow::anyhow!("invalid filter 'exited={arg}'"))?,
@@ -172,6 +186,16 @@ impl Filters {
     fn matches(&self, record: &ContainerRecord) -> bool {
         if let Some(states) = &self.status {
             if !states.iter().any(|s| s == record.state.status.as_str()) {
+                return false;
+            }
+        }
+        if let Some(states) = &self.health {
+            let state = record
+                .state
+                .health
+                .as_ref()
+                .map_or("none", |health| health.status.as_str());
+            if !states.iter().any(|s| s == state) {
                 return false;
             }
         }
