@@ -8,6 +8,7 @@
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod compose;
 pub mod config;
 pub mod context;
 pub mod dockerfile;

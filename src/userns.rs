@@ -402,14 +402,26 @@ pub fn is_single_id() -> bool {
 /// code. For commands that act from outside the namespace (signalling containers, which only
 /// the namespace's owner may do) but must also touch files of subordinate IDs.
 pub fn run_in_namespace(work: impl FnOnce() -> u8) -> Result<u8> {
+    run_in_child(None, |_| work())
+}
+
+/// Runs `work` in a forked child that has entered berth's namespace — a new one, or with
+/// `alongside`, the user namespace of that running process (see [`enter_alongside`]) — and
+/// returns its exit code. `work` learns how the namespace was entered. Lets one command act
+/// in several namespaces one after the other (compose: a pod's infra, then its members).
+pub fn run_in_child(alongside: Option<i32>, work: impl FnOnce(Entered) -> u8) -> Result<u8> {
     // SAFETY: called while single-threaded; the child runs `work` and leaves with _exit.
     match unsafe { fork() }.map_err(|source| UsernsError::Sys {
         action: "fork",
         source,
     })? {
         ForkResult::Child => {
-            let code = match enter() {
-                Ok(_) => work(),
+            let entered = match alongside {
+                Some(pid) => enter_alongside(pid),
+                None => enter(),
+            };
+            let code = match entered {
+                Ok(entered) => work(entered),
                 Err(error) => {
                     let _ = writeln!(std::io::stderr(), "Error: {error}");
                     125

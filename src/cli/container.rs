@@ -88,6 +88,9 @@ pub struct ContainerCreateArgs {
     /// Add a custom host-to-IP mapping (NAME:IP; IP may be host-gateway)
     #[arg(long, value_name = "NAME:IP")]
     pub add_host: Vec<String>,
+    /// Another name for the container on its network (in a pod: in the shared /etc/hosts)
+    #[arg(long, value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
@@ -147,6 +150,9 @@ pub struct ContainerCreateArgs {
         value_name = "COMMAND"
     )]
     pub command: Vec<String>,
+    /// An entrypoint of several words (compose's list form); wins over `--entrypoint`.
+    #[arg(skip)]
+    pub entrypoint_args: Option<Vec<String>>,
 }
 
 /// What `run --help` and the man page say about confinement (kept in step with

@@ -4,6 +4,7 @@
 //! Uses nothing else of the crate.
 
 mod build;
+mod compose;
 mod container;
 mod image;
 mod pod;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub use build::*;
+pub use compose::*;
 pub use container::*;
 pub use image::*;
 pub use pod::*;
@@ -84,6 +86,8 @@ pub enum Command {
     /// Manage healthchecks of containers
     #[command(subcommand)]
     Healthcheck(HealthcheckCommand),
+    /// Run applications of several containers described by a compose.yaml
+    Compose(ComposeArgs),
 
     /// Create and run a new container from an image
     #[command(disable_help_flag = true, after_long_help = SECURITY_HELP)]

@@ -3,6 +3,7 @@
 //!
 //! Uses: `cli`, `context`, `output`, `image`, `registry`, `storage`, `userns`, `oci`, `util`.
 
+mod compose;
 mod container;
 mod image;
 mod internal;
@@ -106,6 +107,8 @@ fn needs_namespace(command: &Command) -> bool {
         // pod stop and rm act from outside, as stop and rm do.
         Command::Pod(sub) => matches!(sub, PodCommand::Create(_) | PodCommand::Start(_)),
         Command::PodInfra(_) => true,
+        // compose enters namespaces itself, in children, one per step (see `compose`).
+        Command::Compose(_) => false,
         Command::Rmi(_)
         | Command::Tag(_)
         | Command::Load(_)
@@ -283,6 +286,7 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Builder(BuilderCommand::Build(args)) => image::build::run(*args, session),
         Command::Builder(BuilderCommand::Prune(args)) => image::build::prune(args, session),
         Command::PodInfra(args) => pod::infra(args, session),
+        Command::Compose(args) => compose::run(args, session),
         Command::Info(args) => system::info::run(args, session),
         Command::Version(args) => version::run(args, session),
         Command::Unshare(args) => system::unshare::run(args, session),

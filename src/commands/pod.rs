@@ -43,7 +43,7 @@ pub(crate) fn resolve(store: &Store, text: &str) -> anyhow::Result<PodRecord> {
 }
 
 /// The containers of a pod.
-fn members(store: &Store, pod: &PodRecord) -> anyhow::Result<Vec<ContainerRecord>> {
+pub(crate) fn members(store: &Store, pod: &PodRecord) -> anyhow::Result<Vec<ContainerRecord>> {
     let mode = format!("pod:{}", pod.id);
     Ok(store
         .list_containers()?
@@ -63,16 +63,29 @@ pub(crate) fn create(args: PodCreateArgs, session: &Session<'_>) -> anyhow::Resu
         let (key, value) = label.split_once('=').unwrap_or((label, ""));
         labels.insert(key.to_owned(), value.to_owned());
     }
+    let record = create_pod(session, &store, args.name.as_deref(), port_bindings, labels)?;
+    session.cx.printer.line(&record.id);
+    Ok(ExitStatus::SUCCESS)
+}
+
+/// Records a new pod and starts its infra; a pod whose network cannot start is removed again.
+pub(crate) fn create_pod(
+    session: &Session<'_>,
+    store: &Store,
+    name: Option<&str>,
+    port_bindings: Vec<crate::storage::containers::PortMapping>,
+    labels: BTreeMap<String, String>,
+) -> anyhow::Result<PodRecord> {
     let record = {
         let lock = store.lock()?;
         let pods = store.list_pods()?;
-        let name = match &args.name {
+        let name = match name {
             Some(name) => {
                 names::validate_name(name)?;
-                if pods.iter().any(|p| &p.name == name) {
+                if pods.iter().any(|p| p.name == name) {
                     bail!("the pod name \"{name}\" is already in use");
                 }
-                name.clone()
+                name.to_owned()
             }
             None => names::unique_name(&|candidate| pods.iter().any(|p| p.name == candidate)),
         };
@@ -91,14 +104,12 @@ pub(crate) fn create(args: PodCreateArgs, session: &Session<'_>) -> anyhow::Resu
     };
     let runtime = runtime(session, store.clone());
     if let Err(error) = pod::ensure_infra(&runtime, &record.id) {
-        // Nothing is left of a pod whose network could not start.
         if let Ok(lock) = store.lock() {
             let _ = store.remove_pod_dir(&lock, &record.id);
         }
         return Err(error.into());
     }
-    session.cx.printer.line(&record.id);
-    Ok(ExitStatus::SUCCESS)
+    Ok(record)
 }
 
 pub(crate) fn ls(args: PodLsArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {

@@ -72,14 +72,21 @@ pub fn write_files(
 
 /// Adds a pod member's names to the pod's shared /etc/hosts (in place: every member has the
 /// file bind-mounted, so it must stay the same file).
-pub fn add_to_shared_hosts(hosts: &Path, hostname: &str, name: &str) -> Result<(), RuntimeError> {
+pub fn add_to_shared_hosts(
+    hosts: &Path,
+    hostname: &str,
+    name: &str,
+    aliases: &[String],
+) -> Result<(), RuntimeError> {
     use std::io::Write as _;
     let text = fs::read_to_string(hosts).unwrap_or_default();
-    let names = if name == hostname {
-        name.to_owned()
-    } else {
-        format!("{hostname} {name}")
-    };
+    let mut names: Vec<&str> = vec![hostname];
+    for other in std::iter::once(name).chain(aliases.iter().map(String::as_str)) {
+        if !names.contains(&other) {
+            names.push(other);
+        }
+    }
+    let names = names.join(" ");
     let line = format!("127.0.0.1\t{names}\n");
     if text.contains(&line) {
         return Ok(());

@@ -151,6 +151,7 @@ fn supervise_mounted(
             &runtime.store.pod_dir(id).join("hosts"),
             &record.config.hostname,
             &record.name,
+            &record.host_config.network_aliases,
         )?;
     }
     let mut user = user::resolve(merged, &record.config.user)?;

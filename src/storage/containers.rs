@@ -270,6 +270,9 @@ pub struct HostConfig {
     /// `--add-host NAME:IP`.
     #[serde(default)]
     pub extra_hosts: Vec<String>,
+    /// `--network-alias`: more names for the container in its pod's /etc/hosts.
+    #[serde(default)]
+    pub network_aliases: Vec<String>,
 }
 
 /// One published port (a range is kept as one mapping per port).

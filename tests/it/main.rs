@@ -19,6 +19,7 @@ mod architecture;
 mod archives;
 mod build;
 mod cli;
+mod compose;
 mod containers;
 mod images;
 mod layers;

@@ -43,8 +43,9 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
     let id = util::ids::random_hex(32);
 
     // Entrypoint and command: `--entrypoint` resets the image's CMD (Docker's rule).
-    let (entrypoint, cmd) = match &args.entrypoint {
-        Some(entrypoint) => {
+    let (entrypoint, cmd) = match (&args.entrypoint_args, &args.entrypoint) {
+        (Some(entrypoint), _) => (entrypoint.clone(), args.command.clone()),
+        (None, Some(entrypoint)) => {
             let entrypoint = if entrypoint.is_empty() {
                 Vec::new()
             } else {
@@ -52,7 +53,7 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
             };
             (entrypoint, args.command.clone())
         }
-        None => {
+        (None, None) => {
             let cmd = if args.command.is_empty() {
                 image_config.cmd.clone().unwrap_or_default()
             } else {
@@ -128,6 +129,9 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
     }
     for entry in &args.add_host {
         parse_extra_host(entry)?;
+    }
+    for alias in &args.network_alias {
+        names::validate_name(alias)?;
     }
     if args.init && crate::util::process::CATATONIT.find().is_none() {
         bail!(
@@ -224,6 +228,7 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
             dns_search: args.dns_search.clone(),
             dns_options: args.dns_option.clone(),
             extra_hosts: args.add_host.clone(),
+            network_aliases: args.network_alias.clone(),
         },
         state: State::default(),
     };

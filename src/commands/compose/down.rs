@@ -1,0 +1,141 @@
+//! `compose down` and `compose stop`.
+
+use super::super::ExitStatus;
+use super::{Steps, image_name, progress, project_containers, project_pod, up};
+use crate::cli::{ComposeDownArgs, ImageRmArgs};
+use crate::commands::image;
+use crate::compose::Project;
+use crate::runtime::{self as rt, pod};
+use crate::storage::containers::ContainerRecord;
+
+/// `compose down`: every container of the project (one-off ones too), its pod, and with `-v`
+/// its volumes, with `--rmi` its images.
+pub(super) fn down(
+    steps: &Steps<'_>,
+    project: &Project,
+    args: &ComposeDownArgs,
+) -> anyhow::Result<ExitStatus> {
+    let session = steps.session;
+    let Some(store) = super::super::container::existing_store(session) else {
+        return Ok(ExitStatus::SUCCESS);
+    };
+    let records: Vec<ContainerRecord> = project_containers(&store, project)?
+        .into_iter()
+        .filter(|r| {
+            args.remove_orphans
+                || r.config
+                    .labels
+                    .get(super::SERVICE_LABEL)
+                    .is_some_and(|s| project.services.iter().any(|svc| &svc.name == s))
+        })
+        .collect();
+    let orphans = project_containers(&store, project)?.len() - records.len();
+    if orphans > 0 {
+        session.cx.printer.warn(&format!(
+            "{orphans} orphan container(s) of this project remain: run with --remove-orphans to remove them"
+        ));
+    }
+    for record in records.iter().filter(|r| rt::is_running(r)) {
+        progress(session, "Container", &record.name, "Stopping");
+    }
+    up::stop_all(&store, &records, args.timeout);
+    let pod = project_pod(&store, project)?;
+    // A pod still holding orphans stays.
+    let pod = pod.filter(|_| orphans == 0);
+    if let Some(pod) = &pod {
+        pod::stop_infra(pod);
+    }
+    let volumes: Vec<String> = if args.volumes {
+        store
+            .list_volumes()?
+            .into_iter()
+            .filter(|v| v.labels.get(super::PROJECT_LABEL) == Some(&project.name))
+            .map(|v| v.name)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let images: Vec<String> = match args.rmi.as_deref() {
+        Some("all") => project
+            .services
+            .iter()
+            .map(|s| image_name(project, s))
+            .collect(),
+        Some(_) => project
+            .services
+            .iter()
+            .filter(|s| s.image.is_none())
+            .map(|s| image_name(project, s))
+            .collect(),
+        None => Vec::new(),
+    };
+    if records.is_empty() && pod.is_none() && volumes.is_empty() && images.is_empty() {
+        return Ok(ExitStatus::SUCCESS);
+    }
+    let code = steps.in_namespace(None, |child| {
+        let runtime = super::super::container::runtime(child, store.clone());
+        super::super::container::rm::remove_records(&runtime, &records, args.volumes)?;
+        for record in &records {
+            progress(child, "Container", &record.name, "Removed");
+        }
+        let lock = store.lock()?;
+        if let Some(pod) = &pod {
+            store.remove_pod_dir(&lock, &pod.id)?;
+            progress(child, "Pod", &pod.name, "Removed");
+        }
+        for volume in &volumes {
+            store.remove_volume(&lock, volume)?;
+            progress(child, "Volume", volume, "Removed");
+        }
+        drop(lock);
+        let mut images = images.clone();
+        images.sort();
+        images.dedup();
+        images.retain(|name| crate::image::resolve(&store, name).is_ok());
+        if !images.is_empty() {
+            let status = image::rmi::run(
+                ImageRmArgs {
+                    force: false,
+                    no_prune: false,
+                    images,
+                },
+                child,
+            )?;
+            return Ok(status.0);
+        }
+        Ok(0)
+    })?;
+    Ok(ExitStatus(code))
+}
+
+/// `compose stop [SERVICE…]`: the containers stop at once (the pod keeps its network).
+pub(super) fn stop(
+    steps: &Steps<'_>,
+    project: &Project,
+    services: &[String],
+    timeout: Option<u32>,
+) -> anyhow::Result<ExitStatus> {
+    let session = steps.session;
+    let selected = project.select(services, false)?;
+    let Some(store) = super::super::container::existing_store(session) else {
+        return Ok(ExitStatus::SUCCESS);
+    };
+    let records: Vec<ContainerRecord> = project_containers(&store, project)?
+        .into_iter()
+        .filter(rt::is_running)
+        .filter(|r| {
+            r.config
+                .labels
+                .get(super::SERVICE_LABEL)
+                .is_some_and(|s| selected.iter().any(|svc| &svc.name == s))
+        })
+        .collect();
+    for record in &records {
+        progress(session, "Container", &record.name, "Stopping");
+    }
+    up::stop_all(&store, &records, timeout);
+    for record in &records {
+        progress(session, "Container", &record.name, "Stopped");
+    }
+    Ok(ExitStatus::SUCCESS)
+}

@@ -1,0 +1,461 @@
+//! `berth compose`: projects of several services brought up, used and taken down by the real
+//! binary, as the unprivileged users; bad files refused before anything starts.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::support::{TestContext, User, chown_tree};
+use crate::{as_users, require_users};
+
+/// Writes `files` into a project directory of the work dir; returns the compose file's path.
+fn project(cx: &TestContext, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = cx.work().join(name);
+    for (path, content) in files {
+        let file = dir.join(path);
+        fs_err::create_dir_all(file.parent().unwrap()).unwrap();
+        fs_err::write(&file, content).unwrap();
+    }
+    chown_tree(&dir, cx.user);
+    dir.join("compose.yaml")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GET `path` from 127.0.0.1:`port`, retrying while nothing answers (until `wait` passes).
+fn http_get(port: u16, path: &str, wait: Duration) -> String {
+    let deadline = Instant::now() + wait;
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+            write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer)?;
+            if !answer.contains(" 200 ") {
+                return Err(std::io::Error::other(format!("answer: {answer}")));
+            }
+            Ok(answer)
+        })();
+        match attempt {
+            Ok(answer) => return answer,
+            Err(error) if Instant::now() > deadline => panic!("no answer on port {port}: {error}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Polls `probe` until it returns Some (or panics with `what` after `wait`).
+fn eventually<T>(what: &str, wait: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const TWO_SERVICES: &str = r#"
+name: demo
+services:
+  web:
+    image: busybox
+    command: ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
+    ports:
+      - "127.0.0.1:${WEB_PORT:?set WEB_PORT}:8080"
+    volumes:
+      - ./www:/www:ro
+      - data:/data
+    healthcheck:
+      test: ["CMD", "busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/index.html"]
+      interval: 1s
+      timeout: 5s
+      retries: 30
+  client:
+    image: busybox
+    command: sh -c 'echo client-up; busybox wget -q -O /data/fetched http://web:8080/index.html; echo $$GREETING; exec sleep 1000'
+    environment:
+      GREETING: ${GREETING:-hi there}
+    volumes: [data:/data]
+    stop_signal: SIGKILL
+    depends_on:
+      web:
+        condition: service_healthy
+volumes:
+  data:
+"#;
+
+/// Two services in one pod: the client waits for the web service to be healthy, reaches it by
+/// its service name, and shares a named volume with it; the web service answers through its
+/// published port from a bind-mounted directory. A second `up` keeps what runs; `down -v`
+/// removes containers, pod and volume, and frees the port.
+fn two_services_up_exec_logs_down(user: User) {
+    let cx = TestContext::new(user);
+    cx.import_busybox("busybox");
+    let file = project(
+        &cx,
+        "demo",
+        &[
+            ("compose.yaml", TWO_SERVICES),
+            ("www/index.html", "served by compose\n"),
+        ],
+    );
+    let file = file.to_str().unwrap();
+    let port = free_port();
+    let env = [("WEB_PORT", port.to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let up = cx.run_with_env(["compose", "-f", file, "up", "-d"], &env);
+    assert_eq!(up.code(), 0, "{}", up.describe());
+    for line in [
+        "Container demo-web-1  Started",
+        "Container demo-web-1  Healthy",
+        "Container demo-client-1  Started",
+    ] {
+        assert!(up.stderr().contains(line), "{line}: {}", up.describe());
+    }
+    assert!(
+        http_get(port, "/index.html", Duration::from_secs(10)).ends_with("served by compose\n")
+    );
+    let fetched = eventually("the client's fetch", Duration::from_secs(20), || {
+        let run = cx.run_with_env(
+            [
+                "compose",
+                "-f",
+                file,
+                "exec",
+                "-T",
+                "web",
+                "cat",
+                "/data/fetched",
+            ],
+            &env,
+        );
+        (run.code() == 0).then(|| run.stdout())
+    });
+    assert_eq!(fetched, "served by compose\n");
+
+    let ps = cx
+        .run_with_env(["compose", "-f", file, "ps"], &env)
+        .success();
+    let out = ps.stdout();
+    assert!(
+        out.contains("demo-web-1") && out.contains("demo-client-1"),
+        "{out}"
+    );
+    assert!(out.contains("(healthy)"), "{out}");
+    assert!(
+        out.contains(&format!("127.0.0.1:{port}->8080/tcp")),
+        "{out}"
+    );
+    let logs = eventually("the client's log", Duration::from_secs(10), || {
+        let out = cx
+            .run_with_env(["compose", "-f", file, "logs", "client"], &env)
+            .success()
+            .stdout();
+        out.contains("hi there").then_some(out)
+    });
+    assert!(logs.contains("demo-client-1  | client-up"), "{logs}");
+
+    // Nothing changed: nothing is recreated.
+    let again = cx.run_with_env(["compose", "-f", file, "up", "-d"], &env);
+    assert_eq!(again.code(), 0, "{}", again.describe());
+    assert!(
+        again.stderr().contains("Container demo-web-1  Running"),
+        "{}",
+        again.describe()
+    );
+    // A changed definition is: the client gets a new container.
+    let changed = cx.run_with_env(
+        ["compose", "-f", file, "up", "-d"],
+        &[env[0], ("GREETING", "changed")],
+    );
+    assert_eq!(changed.code(), 0, "{}", changed.describe());
+    assert!(
+        changed
+            .stderr()
+            .contains("Container demo-client-1  Recreate"),
+        "{}",
+        changed.describe()
+    );
+    assert!(
+        changed.stderr().contains("Container demo-web-1  Running"),
+        "{}",
+        changed.describe()
+    );
+
+    let down = cx.run_with_env(["compose", "-f", file, "down", "-v", "-t", "1"], &env);
+    assert_eq!(down.code(), 0, "{}", down.describe());
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+    assert_eq!(cx.ok(["pod", "ls", "-q"]), "");
+    assert!(!cx.ok(["volume", "ls", "-q"]).contains("demo_data"));
+    TcpListener::bind(("127.0.0.1", port)).expect("the port is free after down");
+}
+
+as_users!(two_services_up_exec_logs_down =>
+    compose_two_services_as_sub: Sub,
+    compose_two_services_without_subordinate_ids: NoSub,
+    compose_two_services_as_root: Root,
+);
+
+/// Foreground `up` streams each service's output with its prefix and returns when they end;
+/// `run --rm` gives the one-off container's exit code and leaves nothing; a service with a
+/// build section is built (`PROJECT-SERVICE` image); a service that cannot start makes a
+/// foreground `up` fail and leave nothing behind.
+#[test]
+fn compose_foreground_run_build_and_failure() {
+    require_users!();
+    let cx = TestContext::new(User::Sub);
+    cx.import_busybox("busybox");
+    let file = project(
+        &cx,
+        "fg",
+        &[
+            (
+                "compose.yaml",
+                "services:\n  hello:\n    build: ./app\n    command: [\"sh\", \"-c\", \"cat /built; echo hello from compose\"]\n",
+            ),
+            (
+                "app/Dockerfile",
+                "FROM busybox\nRUN echo built-by-compose > /built\n",
+            ),
+        ],
+    );
+    let file = file.to_str().unwrap();
+    let up = cx.run(["compose", "-f", file, "-p", "fg", "up"]);
+    assert_eq!(up.code(), 0, "{}", up.describe());
+    assert!(
+        up.stdout().contains("fg-hello-1  | built-by-compose\n"),
+        "{}",
+        up.describe()
+    );
+    assert!(
+        up.stdout().contains("fg-hello-1  | hello from compose\n"),
+        "{}",
+        up.describe()
+    );
+    assert!(
+        up.stdout().contains("fg-hello-1 exited with code 0"),
+        "{}",
+        up.describe()
+    );
+    assert!(cx.ok(["images"]).contains("fg-hello"));
+
+    let run = cx.run([
+        "compose",
+        "-f",
+        file,
+        "-p",
+        "fg",
+        "run",
+        "--rm",
+        "hello",
+        "sh",
+        "-c",
+        "echo one-off; exit 3",
+    ]);
+    assert_eq!(run.code(), 3, "{}", run.describe());
+    assert!(run.stdout().contains("one-off"), "{}", run.describe());
+    assert!(!cx.ok(["ps", "-a"]).contains("-run-"));
+    cx.run(["compose", "-f", file, "-p", "fg", "down"])
+        .success();
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+
+    let broken = project(
+        &cx,
+        "broken",
+        &[(
+            "compose.yaml",
+            "services:\n  fine:\n    image: busybox\n    command: [\"sleep\", \"100\"]\n  bad:\n    image: busybox\n    command: [\"/no/such/program\"]\n    depends_on: [fine]\n",
+        )],
+    );
+    let failed = cx.run(["compose", "-f", broken.to_str().unwrap(), "up"]);
+    assert_ne!(failed.code(), 0, "{}", failed.describe());
+    assert!(
+        failed.stderr().contains("/no/such/program"),
+        "{}",
+        failed.describe()
+    );
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "", "a failed up leaves nothing");
+    assert_eq!(cx.ok(["pod", "ls", "-q"]), "");
+}
+
+/// `config` prints the merged, interpolated model; bad files are refused before anything is
+/// made, each error naming the file and the key or service.
+#[test]
+fn compose_config_and_bad_files() {
+    require_users!();
+    let cx = TestContext::new(User::NoSub);
+    let file = project(
+        &cx,
+        "cfg",
+        &[
+            (
+                "compose.yaml",
+                "services:\n  web:\n    image: \"busybox:${TAG:-latest}\"\n    ports: [\"8000:80\"]\n    environment: [\"MODE=${MODE}\"]\n",
+            ),
+            (
+                "override.yaml",
+                "services:\n  web:\n    ports: [\"9000:90\"]\n    environment:\n      EXTRA: yes\n",
+            ),
+            (".env", "MODE=from-dotenv\n"),
+        ],
+    );
+    let dir = file.parent().unwrap();
+    let over = dir.join("override.yaml");
+    let config = cx.ok([
+        "compose",
+        "-f",
+        file.to_str().unwrap(),
+        "-f",
+        over.to_str().unwrap(),
+        "config",
+    ]);
+    for needle in [
+        "name: cfg",
+        "busybox:latest",
+        "from-dotenv",
+        "EXTRA",
+        "8000",
+        "9000",
+    ] {
+        assert!(config.contains(needle), "{needle}: {config}");
+    }
+    let services = cx.ok([
+        "compose",
+        "-f",
+        file.to_str().unwrap(),
+        "config",
+        "--services",
+    ]);
+    assert_eq!(services, "web\n");
+
+    let bad = |name: &str, yaml: &str, needle: &str| {
+        let file = project(&cx, name, &[("compose.yaml", yaml)]);
+        let run = cx.run(["compose", "-f", file.to_str().unwrap(), "up", "-d"]);
+        assert_ne!(run.code(), 0, "{}", run.describe());
+        assert!(
+            run.stderr().contains(needle),
+            "{needle}: {}",
+            run.describe()
+        );
+        assert!(
+            run.stderr().contains("compose.yaml") || !needle.contains('.'),
+            "{}",
+            run.describe()
+        );
+    };
+    bad(
+        "unknown",
+        "services:\n  web:\n    image: busybox\n    portz: [\"80\"]\n",
+        "services.web.portz",
+    );
+    bad(
+        "cycle",
+        "services:\n  a:\n    image: busybox\n    depends_on: [b]\n  b:\n    image: busybox\n    depends_on: [a]\n",
+        "cycle",
+    );
+    bad(
+        "noimage",
+        "services:\n  web:\n    command: [\"true\"]\n",
+        "neither an image nor a build",
+    );
+    bad(
+        "badport",
+        "services:\n  web:\n    image: busybox\n    ports: [\"80:abc\"]\n",
+        "80:abc",
+    );
+    bad(
+        "required",
+        "services:\n  web:\n    image: \"busybox:${NEEDED:?you must set NEEDED}\"\n",
+        "you must set NEEDED",
+    );
+    bad(
+        "sameport",
+        "services:\n  a:\n    image: busybox\n    ports: [\"8000:80\"]\n  b:\n    image: busybox\n    ports: [\"8000:81\"]\n",
+        "8000",
+    );
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+}
+
+/// The tutorial's ending for real (`tests/fixtures/compose-app`): the FastAPI app, extended to
+/// count visits in PostgreSQL, and a PostgreSQL image built from the Debian minbase with
+/// Debian's package. The web service starts once the database is healthy, reaches it as
+/// `db:5432`, and answers through its published port with data read from the database;
+/// `down -v --rmi local` removes everything the project made. Skipped with a reason when
+/// deb.debian.org or PyPI cannot be reached.
+#[test]
+fn compose_tutorial_web_and_postgres() {
+    require_users!();
+    let (Some(minbase), Some(python)) = (
+        crate::support::cached_fixture("minbase.tar"),
+        crate::support::cached_fixture("python.tar"),
+    ) else {
+        return;
+    };
+    if !crate::support::reachable("deb.debian.org:80") || !crate::support::reachable("pypi.org:443")
+    {
+        eprintln!("skipped: deb.debian.org or pypi.org is unreachable");
+        return;
+    }
+    let cx = TestContext::new(User::Sub);
+    cx.ok(["import", minbase.to_str().unwrap(), "debian:minbase"]);
+    cx.ok([
+        "import",
+        "--change",
+        "ENV PIP_BREAK_SYSTEM_PACKAGES=1",
+        "--change",
+        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "--change",
+        "ENV LANG=C.UTF-8",
+        "--change",
+        "CMD [\"python3\"]",
+        python.to_str().unwrap(),
+        "python:3.11-slim",
+    ]);
+    let dir = cx.work().join("tutorial");
+    crate::support::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compose-app"),
+        &dir,
+    );
+    chown_tree(&dir, cx.user);
+    let file = dir.join("compose.yaml");
+    let file = file.to_str().unwrap();
+    let port = free_port().to_string();
+    let env = [("WEB_PORT", port.as_str())];
+    let up = cx.run_with_env(["compose", "-f", file, "up", "-d"], &env);
+    assert_eq!(up.code(), 0, "{}", up.describe());
+    assert!(
+        up.stderr().contains("Container tutorial-db-1  Healthy"),
+        "{}",
+        up.describe()
+    );
+    let port: u16 = port.parse().unwrap();
+    let first = http_get(port, "/", Duration::from_secs(90));
+    assert!(first.contains("\"visits\":1"), "{first}");
+    assert!(first.contains("PostgreSQL"), "{first}");
+    let second = http_get(port, "/", Duration::from_secs(10));
+    assert!(second.contains("\"visits\":2"), "{second}");
+
+    let down = cx.run_with_env(
+        ["compose", "-f", file, "down", "-v", "--rmi", "local"],
+        &env,
+    );
+    assert_eq!(down.code(), 0, "{}", down.describe());
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+    assert_eq!(cx.ok(["pod", "ls", "-q"]), "");
+    assert_eq!(cx.ok(["volume", "ls", "-q"]), "");
+    let images = cx.ok(["images"]);
+    assert!(
+        !images.contains("tutorial-web") && !images.contains("tutorial-db"),
+        "{images}"
+    );
+}
