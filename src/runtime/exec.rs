@@ -254,8 +254,8 @@ pub(super) fn spawn_check(
 ) -> Result<Pid, RuntimeError> {
     let file = fs_err::File::create(output)
         .map_err(|e| RuntimeError::io("failed to create", output, e))?;
-    // SAFETY: monitors are single-threaded (they fork libcontainer's processes too); the
-    // child leaves with _exit or SIGKILL, never returning into the caller's code.
+    // SAFETY: the callers (a monitor, `healthcheck run`) are single-threaded, as libcontainer
+    // needs; the child leaves with _exit or SIGKILL, never returning into the caller's code.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
             // A foreground `run`'s terminal signals (^C) are for the container, not the check.
@@ -266,20 +266,13 @@ pub(super) fn spawn_check(
                 args: args.to_vec(),
                 ..ExecOptions::default()
             };
-            let started = prepare(record, &options).and_then(|(user, env)| {
-                start_tenant(
-                    runtime,
-                    record,
-                    &options,
-                    &user,
-                    env,
-                    Some(
-                        file.try_clone()
-                            .map_err(|e| RuntimeError::io("failed to use", output, e))?
-                            .into(),
-                    ),
-                )
-            });
+            let started = file
+                .try_clone()
+                .map_err(|e| RuntimeError::io("failed to use", output, e))
+                .and_then(|copy| {
+                    let (user, env) = prepare(record, &options)?;
+                    start_tenant(runtime, record, &options, &user, env, Some(copy.into()))
+                });
             let code = match started {
                 Ok(tenant) => wait_until(tenant, deadline),
                 Err(error) => {

@@ -1,6 +1,6 @@
 //! Supervising one container: set up its root filesystem, network namespace and spec, start
-//! it, relay its output (to the terminal and/or its log), forward signals, reap it, record its
-//! exit, apply the restart policy, and clean up. A foreground `run` does this in-process; a
+//! it, relay its output (to the terminal and/or its log), forward signals, run its healthcheck
+//! (`probe`), reap it, record its exit, apply the restart policy, and clean up. A foreground `run` does this in-process; a
 //! detached container gets `berth __monitor <id>`, a small process of its own (our conmon).
 
 #![allow(

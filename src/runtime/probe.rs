@@ -119,30 +119,21 @@ impl Checks {
 /// Runs the healthcheck of the running container `record` once, now, records the result
 /// and returns whether the check passed (`healthcheck run`). Call single-threaded, as `exec`.
 pub fn run_once(runtime: &Runtime, record: &ContainerRecord) -> Result<bool, RuntimeError> {
-    let command = record
-        .config
-        .healthcheck
-        .as_ref()
-        .and_then(|config| health::command(&config.test))
-        .ok_or_else(|| {
-            RuntimeError::Invalid(format!(
-                "container {} has no defined healthcheck",
-                record.name
-            ))
-        })?;
+    let no_check = || {
+        RuntimeError::Invalid(format!(
+            "container {} has no defined healthcheck",
+            record.name
+        ))
+    };
+    let config = record.config.healthcheck.as_ref().ok_or_else(no_check)?;
+    let command = health::command(&config.test).ok_or_else(no_check)?;
     if !super::is_running(record) {
         return Err(RuntimeError::Invalid(format!(
             "container {} is not running",
             record.name
         )));
     }
-    let timing = Timing::of(
-        record
-            .config
-            .healthcheck
-            .as_ref()
-            .unwrap_or(&Default::default()),
-    );
+    let timing = Timing::of(config);
     // A file of our own: the monitor may be running a check of its own at the same time.
     let output = runtime
         .store
