@@ -498,6 +498,11 @@ impl Store {
         id: &str,
         change: impl FnOnce(&mut ContainerRecord),
     ) -> Result<ContainerRecord> {
+        // Read-modify-write under a lock of the record's own: the monitor saves health results
+        // while `stop` sets stop_requested, and neither may undo the other. (Not the store
+        // lock: a monitor must not wait behind a long pull.)
+        let _guard =
+            super::lock::WriteLock::acquire(&self.container_dir(id).join("record.lock")).ok();
         let mut record = self.load_container(id)?;
         change(&mut record);
         self.save_container(&record)?;

@@ -332,19 +332,7 @@ fn the_tutorial_app_builds_and_serves() {
         return;
     }
     let cx = TestContext::new(User::Sub);
-    cx.ok([
-        "import",
-        "--change",
-        "ENV PIP_BREAK_SYSTEM_PACKAGES=1",
-        "--change",
-        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "--change",
-        "ENV LANG=C.UTF-8",
-        "--change",
-        "CMD [\"python3\"]",
-        python.to_str().unwrap(),
-        "python:3.11-slim",
-    ]);
+    crate::support::import_python(&cx, &python, "python:3.11-slim");
     let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tutorial-app");
     let files: Vec<(String, String)> = ["Dockerfile", "main.py", "requirements.txt"]
         .iter()

@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::support::{TestContext, User, chown_tree};
+use crate::support::{TestContext, User, chown_tree, free_port};
 use crate::{as_users, require_users};
 
 /// Writes `files` into a project directory of the work dir; returns the compose file's path.
@@ -19,14 +19,6 @@ fn project(cx: &TestContext, name: &str, files: &[(&str, &str)]) -> PathBuf {
     }
     chown_tree(&dir, cx.user);
     dir.join("compose.yaml")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// GET `path` from 127.0.0.1:`port`, retrying while nothing answers (until `wait` passes).
@@ -408,19 +400,7 @@ fn compose_tutorial_web_and_postgres() {
     }
     let cx = TestContext::new(User::Sub);
     cx.ok(["import", minbase.to_str().unwrap(), "debian:minbase"]);
-    cx.ok([
-        "import",
-        "--change",
-        "ENV PIP_BREAK_SYSTEM_PACKAGES=1",
-        "--change",
-        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "--change",
-        "ENV LANG=C.UTF-8",
-        "--change",
-        "CMD [\"python3\"]",
-        python.to_str().unwrap(),
-        "python:3.11-slim",
-    ]);
+    crate::support::import_python(&cx, &python, "python:3.11-slim");
     let dir = cx.work().join("tutorial");
     crate::support::copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compose-app"),
@@ -458,4 +438,77 @@ fn compose_tutorial_web_and_postgres() {
         !images.contains("tutorial-web") && !images.contains("tutorial-db"),
         "{images}"
     );
+}
+
+/// Ctrl-C on a foreground `up` stops every service (each gets its stop signal) and returns;
+/// the containers stay, stopped, as with Docker Compose.
+#[test]
+fn compose_foreground_up_stops_on_ctrl_c() {
+    use std::io::BufRead;
+    require_users!();
+    let cx = TestContext::new(User::Sub);
+    cx.import_busybox("busybox");
+    let looping = "sh -c 'echo ready-$$0; trap \"echo got-term-$$0; exit 0\" TERM; while true; do sleep 0.1; done'";
+    let file = project(
+        &cx,
+        "intr",
+        &[(
+            "compose.yaml",
+            &format!(
+                "services:\n  one:\n    image: busybox\n    command: {looping} one\n  two:\n    image: busybox\n    command: {looping} two\n"
+            ),
+        )],
+    );
+    let mut child = cx
+        .command(["compose", "-f", file.to_str().unwrap(), "up"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = sender.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(seen.iter().any(|l: &String| l.ends_with("ready-one"))
+        && seen.iter().any(|l| l.ends_with("ready-two")))
+    {
+        assert!(Instant::now() < deadline, "never ready: {seen:?}");
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            seen.push(line);
+        }
+    }
+    // The berth process itself (runuser is in between): the one whose command line says so.
+    let berth = eventually("the compose process", Duration::from_secs(5), || {
+        fs_err::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+            let cmdline = fs_err::read(entry.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let is_berth = text.contains(&format!("compose -f {} up", file.display()))
+                && !text.contains("runuser")
+                && !text.contains("/usr/bin/env");
+            is_berth.then(|| entry.file_name().to_string_lossy().into_owned())
+        })
+    });
+    std::process::Command::new("kill")
+        .args(["-INT", &berth])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    for line in lines.try_iter() {
+        seen.push(line);
+    }
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    assert!(seen.iter().any(|l| l.ends_with("got-term-one")), "{seen:?}");
+    assert!(seen.iter().any(|l| l.ends_with("got-term-two")), "{seen:?}");
+    assert_eq!(cx.ok(["ps", "-q"]), "", "nothing runs after Ctrl-C");
+    assert_eq!(cx.ok(["ps", "-a", "-q"]).lines().count(), 2);
+    cx.run(["compose", "-f", file.to_str().unwrap(), "down"])
+        .success();
 }

@@ -11,7 +11,7 @@ use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::{TestContext, User};
+use crate::support::{TestContext, User, free_port};
 use crate::{as_users, require_users};
 
 /// A context with busybox imported, whose containers are removed at the end.
@@ -44,15 +44,6 @@ fn busybox(user: User) -> Cx {
     let cx = Cx(TestContext::new(user));
     cx.import_busybox("busybox");
     cx
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// GET / from 127.0.0.1:`port`, retrying until the server answers (or 10 s pass).

@@ -123,12 +123,7 @@ pub(super) fn stop(
     let records: Vec<ContainerRecord> = project_containers(&store, project)?
         .into_iter()
         .filter(rt::is_running)
-        .filter(|r| {
-            r.config
-                .labels
-                .get(super::SERVICE_LABEL)
-                .is_some_and(|s| selected.iter().any(|svc| &svc.name == s))
-        })
+        .filter(|r| super::of_services(r, &selected))
         .collect();
     for record in &records {
         progress(session, "Container", &record.name, "Stopping");

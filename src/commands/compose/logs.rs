@@ -35,12 +35,7 @@ pub(super) fn logs(
     };
     let records: Vec<ContainerRecord> = project_containers(&store, project)?
         .into_iter()
-        .filter(|r| {
-            r.config
-                .labels
-                .get(super::SERVICE_LABEL)
-                .is_some_and(|s| selected.iter().any(|svc| &svc.name == s))
-        })
+        .filter(|r| super::of_services(r, &selected))
         .collect();
     let options = ReadOptions {
         tail,

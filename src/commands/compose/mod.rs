@@ -150,6 +150,15 @@ fn service_container<'a>(
     })
 }
 
+/// Whether the container belongs to one of `services`.
+fn of_services(record: &ContainerRecord, services: &[&Service]) -> bool {
+    record
+        .config
+        .labels
+        .get(SERVICE_LABEL)
+        .is_some_and(|name| services.iter().any(|service| &service.name == name))
+}
+
 /// The project's pod: named after the project, and labelled as its own.
 fn project_pod(store: &Store, project: &Project) -> anyhow::Result<Option<PodRecord>> {
     let Some(pod) = store

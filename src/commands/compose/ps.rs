@@ -30,12 +30,7 @@ pub(super) fn ps(
     let records: Vec<_> = project_containers(&store, project)?
         .into_iter()
         .filter(|r| args.all || rt::is_running(r))
-        .filter(|r| {
-            r.config
-                .labels
-                .get(super::SERVICE_LABEL)
-                .is_some_and(|s| selected.iter().any(|svc| &svc.name == s))
-        })
+        .filter(|r| super::of_services(r, &selected))
         .collect();
     if args.quiet {
         for record in &records {

@@ -131,6 +131,27 @@ pub struct TestContext {
     pub dir: tempfile::TempDir,
 }
 
+/// A failed test leaves no containers or pods running (they would hold ports and CPU for the
+/// rest of the suite): on a panic, everything in the context's store is removed.
+impl Drop for TestContext {
+    fn drop(&mut self) {
+        if !std::thread::panicking() || !self.root().exists() {
+            return;
+        }
+        let ids = self.run(["ps", "-a", "-q"]).stdout();
+        let ids: Vec<&str> = ids.lines().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids);
+            let _ = self.run(args);
+        }
+        let pods = self.run(["pod", "ls", "-q"]).stdout();
+        for pod in pods.lines() {
+            let _ = self.run(["pod", "rm", "-f", pod]);
+        }
+    }
+}
+
 impl TestContext {
     /// A fresh context for `user`.
     pub fn new(user: User) -> Self {
@@ -440,4 +461,31 @@ pub fn reachable(address: &str) -> bool {
         eprintln!("skipped: this machine cannot reach {address}");
     }
     reached
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Imports the python fixture (Debian's python3) as `name`, with the settings of the official
+/// python image that the tutorial relies on (pip may install system-wide, PATH, UTF-8, CMD).
+pub fn import_python(cx: &TestContext, python: &Path, name: &str) {
+    cx.ok([
+        "import",
+        "--change",
+        "ENV PIP_BREAK_SYSTEM_PACKAGES=1",
+        "--change",
+        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "--change",
+        "ENV LANG=C.UTF-8",
+        "--change",
+        "CMD [\"python3\"]",
+        python.to_str().unwrap(),
+        name,
+    ]);
 }
