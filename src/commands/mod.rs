@@ -102,7 +102,8 @@ fn needs_namespace(command: &Command) -> bool {
                 | ContainerCommand::Start(_)
                 | ContainerCommand::Prune(_)
         ),
-        Command::System(sub) => matches!(sub, SystemCommand::Check(_) | SystemCommand::Reset(_)),
+        // reset kills what runs from outside, then removes the files in a namespace child.
+        Command::System(sub) => matches!(sub, SystemCommand::Check(_)),
         Command::Volume(sub) => !matches!(sub, VolumeCommand::Ls(_) | VolumeCommand::Inspect(_)),
         // pod stop and rm act from outside, as stop and rm do.
         Command::Pod(sub) => matches!(sub, PodCommand::Create(_) | PodCommand::Start(_)),

@@ -135,7 +135,20 @@ fn reset_prompts_then_empties_the_store() {
         1,
         "no answer means no"
     );
+    // What runs goes too: a container, and a pod with its network helper.
+    cx.ok(["run", "-d", "--name", "loop", "bb:1", "sleep", "1000"]);
+    cx.ok(["pod", "create", "--name", "pp"]);
+    let root = cx.root().display().to_string();
+    let running = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", &root])
+            .output()
+            .unwrap()
+            .stdout
+    };
+    assert!(!running().is_empty());
     cx.ok(["system", "reset", "-f"]);
+    assert!(running().is_empty(), "nothing of the store runs after reset");
     assert!(cx.ok(["images", "-q"]).is_empty());
     assert_eq!(
         fs_err::read_dir(cx.root().join("layers")).unwrap().count(),
