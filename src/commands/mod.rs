@@ -9,6 +9,7 @@ mod image;
 mod internal;
 mod login;
 pub(crate) mod pod;
+mod steps;
 mod system;
 mod version;
 mod volume;
