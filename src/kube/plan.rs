@@ -45,6 +45,8 @@ pub struct ContainerPlan {
     pub entrypoint: Option<Vec<String>>,
     /// `args`: replaces the image's cmd.
     pub args: Vec<String>,
+    /// Labels: the pod's annotations `KEY/CONTAINER` (podman's per-container form).
+    pub labels: BTreeMap<String, String>,
     /// Environment, ConfigMap values resolved; later entries win.
     pub env: Vec<(String, String)>,
     /// Mounts.
@@ -99,9 +101,13 @@ pub fn plan(documents: &[Document]) -> Result<Vec<PodPlan>, KubeError> {
     let mut pods: Vec<PodPlan> = Vec::new();
     for document in documents {
         let pod = match document {
-            Document::Pod(pod) => {
-                pod_plan(&pod.metadata.name, &pod.metadata.labels, &pod.spec, &maps)?
-            }
+            Document::Pod(pod) => pod_plan(
+                &pod.metadata.name,
+                &pod.metadata.labels,
+                &pod.metadata.annotations,
+                &pod.spec,
+                &maps,
+            )?,
             Document::Deployment(deployment) => {
                 let name = &deployment.metadata.name;
                 let replicas = deployment.spec.replicas.unwrap_or(1);
@@ -116,7 +122,13 @@ pub fn plan(documents: &[Document]) -> Result<Vec<PodPlan>, KubeError> {
                 let template = &deployment.spec.template;
                 let mut labels = deployment.metadata.labels.clone();
                 labels.extend(template.metadata.labels.clone());
-                pod_plan(&format!("{name}-pod"), &labels, &template.spec, &maps)?
+                pod_plan(
+                    &format!("{name}-pod"),
+                    &labels,
+                    &template.metadata.annotations,
+                    &template.spec,
+                    &maps,
+                )?
             }
             Document::ConfigMap(_) | Document::Service => continue,
         };
@@ -138,6 +150,7 @@ fn unsupported(object: String, message: String) -> KubeError {
 fn pod_plan(
     name: &str,
     labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
     spec: &PodSpec,
     maps: &BTreeMap<&str, &model::ConfigMap>,
 ) -> Result<PodPlan, KubeError> {
@@ -191,7 +204,13 @@ fn pod_plan(
                 });
             }
         }
-        containers.push(container_plan(name, container, spec, maps)?);
+        let mut plan = container_plan(name, container, spec, maps)?;
+        let suffix = format!("/{}", container.name);
+        plan.labels = annotations
+            .iter()
+            .filter_map(|(key, value)| Some((key.strip_suffix(&suffix)?.to_owned(), value.clone())))
+            .collect();
+        containers.push(plan);
     }
     Ok(PodPlan {
         name: name.to_owned(),
@@ -326,6 +345,7 @@ fn container_plan(
     let capabilities = security.capabilities.unwrap_or_default();
     Ok(ContainerPlan {
         name: format!("{pod}-{}", container.name),
+        labels: BTreeMap::new(),
         image: container.image.clone(),
         entrypoint: (!container.command.is_empty()).then(|| container.command.clone()),
         args: container.args.clone(),
