@@ -14,6 +14,7 @@ pub mod context;
 pub mod dockerfile;
 pub mod env;
 pub mod image;
+pub mod kube;
 pub mod oci;
 pub mod output;
 pub mod registry;

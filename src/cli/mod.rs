@@ -7,6 +7,7 @@ mod build;
 mod compose;
 mod container;
 mod image;
+mod kube;
 mod pod;
 mod registry;
 mod shared;
@@ -21,6 +22,7 @@ pub use build::*;
 pub use compose::*;
 pub use container::*;
 pub use image::*;
+pub use kube::*;
 pub use pod::*;
 pub use registry::*;
 pub use shared::*;
@@ -88,6 +90,9 @@ pub enum Command {
     Healthcheck(HealthcheckCommand),
     /// Run applications of several containers described by a compose.yaml
     Compose(ComposeArgs),
+    /// Generate Kubernetes YAML from containers and pods, or play it
+    #[command(subcommand)]
+    Kube(KubeCommand),
 
     /// Create and run a new container from an image
     #[command(disable_help_flag = true, after_long_help = SECURITY_HELP)]

@@ -7,8 +7,10 @@ mod compose;
 mod container;
 mod image;
 mod internal;
+mod kube;
 mod login;
 pub(crate) mod pod;
+mod steps;
 mod system;
 mod version;
 mod volume;
@@ -110,6 +112,8 @@ fn needs_namespace(command: &Command) -> bool {
         Command::PodInfra(_) => true,
         // compose enters namespaces itself, in children, one per step (see `compose`).
         Command::Compose(_) => false,
+        // kube generate only reads; kube play enters namespaces in children, as compose does.
+        Command::Kube(_) => false,
         Command::Rmi(_)
         | Command::Tag(_)
         | Command::Load(_)
@@ -288,6 +292,7 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Builder(BuilderCommand::Prune(args)) => image::build::prune(args, session),
         Command::PodInfra(args) => pod::infra(args, session),
         Command::Compose(args) => compose::run(args, session),
+        Command::Kube(command) => kube::run(command, session),
         Command::Info(args) => system::info::run(args, session),
         Command::Version(args) => version::run(args, session),
         Command::Unshare(args) => system::unshare::run(args, session),

@@ -1,12 +1,11 @@
 //! `berth compose`: projects of several services brought up, used and taken down by the real
 //! binary, as the unprivileged users; bad files refused before anything starts.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::support::{TestContext, User, chown_tree, free_port};
+use crate::support::{TestContext, User, chown_tree, free_port, http_get};
 use crate::{as_users, require_users};
 
 /// Writes `files` into a project directory of the work dir; returns the compose file's path.
@@ -19,29 +18,6 @@ fn project(cx: &TestContext, name: &str, files: &[(&str, &str)]) -> PathBuf {
     }
     chown_tree(&dir, cx.user);
     dir.join("compose.yaml")
-}
-
-/// GET `path` from 127.0.0.1:`port`, retrying while nothing answers (until `wait` passes).
-fn http_get(port: u16, path: &str, wait: Duration) -> String {
-    let deadline = Instant::now() + wait;
-    loop {
-        let attempt = (|| -> std::io::Result<String> {
-            let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-            write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-            let mut answer = String::new();
-            stream.read_to_string(&mut answer)?;
-            if !answer.contains(" 200 ") {
-                return Err(std::io::Error::other(format!("answer: {answer}")));
-            }
-            Ok(answer)
-        })();
-        match attempt {
-            Ok(answer) => return answer,
-            Err(error) if Instant::now() > deadline => panic!("no answer on port {port}: {error}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
 }
 
 /// Polls `probe` until it returns Some (or panics with `what` after `wait`).

@@ -22,6 +22,7 @@ mod cli;
 mod compose;
 mod containers;
 mod images;
+mod kube;
 mod layers;
 mod network;
 mod registry;

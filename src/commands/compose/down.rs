@@ -1,7 +1,8 @@
 //! `compose down` and `compose stop`.
 
 use super::super::ExitStatus;
-use super::{Steps, image_name, progress, project_containers, project_pod, up};
+use super::super::steps::stop_all;
+use super::{Steps, image_name, progress, project_containers, project_pod};
 use crate::cli::{ComposeDownArgs, ImageRmArgs};
 use crate::commands::image;
 use crate::compose::Project;
@@ -38,7 +39,7 @@ pub(super) fn down(
     for record in records.iter().filter(|r| rt::is_running(r)) {
         progress(session, "Container", &record.name, "Stopping");
     }
-    up::stop_all(&store, &records, args.timeout);
+    stop_all(&store, &records, args.timeout);
     let pod = project_pod(&store, project)?;
     // A pod still holding orphans stays.
     let pod = pod.filter(|_| orphans == 0);
@@ -128,7 +129,7 @@ pub(super) fn stop(
     for record in &records {
         progress(session, "Container", &record.name, "Stopping");
     }
-    up::stop_all(&store, &records, timeout);
+    stop_all(&store, &records, timeout);
     for record in &records {
         progress(session, "Container", &record.name, "Stopped");
     }

@@ -9,8 +9,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::super::{ExitStatus, Session};
-use super::{project_containers, up};
+use super::project_containers;
 use crate::cli::ComposeLogsArgs;
+use crate::commands::steps::stop_all;
 use crate::compose::Project;
 use crate::runtime::logs::{self, LogRecord, ReadOptions};
 use crate::runtime::{self as rt};
@@ -119,16 +120,16 @@ pub(super) fn attach(
                             return;
                         }
                     }
-                    up::stop_all(store, all, Some(0));
+                    stop_all(store, all, Some(0));
                 });
-                up::stop_all(store, &records, waited);
+                stop_all(store, &records, waited);
                 interrupted.store(true, Ordering::SeqCst);
                 code = 130;
                 break;
             }
             if abort && ended.load(Ordering::SeqCst) {
                 session.cx.printer.info("Aborting on container exit...");
-                up::stop_all(store, &records, timeout);
+                stop_all(store, &records, timeout);
                 break;
             }
             if followers

@@ -15,14 +15,13 @@ mod logs;
 mod ps;
 mod up;
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use clap::Parser;
 use sha2::Digest as _;
 
+use super::steps::{Steps, parse_create_flags};
 use super::{ExitStatus, Session};
 use crate::cli::{ComposeArgs, ComposeCommand, ContainerCreateArgs};
 use crate::compose::{self, LoadOptions, MountKind, Project, Service};
@@ -30,7 +29,6 @@ use crate::runtime::network::ports;
 use crate::storage::Store;
 use crate::storage::containers::{ContainerRecord, PortMapping};
 use crate::storage::pods::PodRecord;
-use crate::userns::{self, Entered};
 
 pub(crate) const PROJECT_LABEL: &str = "com.docker.compose.project";
 pub(crate) const SERVICE_LABEL: &str = "com.docker.compose.service";
@@ -55,10 +53,7 @@ pub(super) fn run(args: ComposeArgs, session: &Session<'_>) -> anyhow::Result<Ex
     for warning in &project.warnings {
         session.cx.printer.warn(warning);
     }
-    let steps = Steps {
-        session,
-        warned: Cell::new(false),
-    };
+    let steps = Steps::new(session);
     match args.command {
         ComposeCommand::Up(args) => up::up(&steps, &project, &args),
         ComposeCommand::Down(args) => down::down(&steps, &project, &args),
@@ -78,47 +73,6 @@ pub(super) fn run(args: ComposeArgs, session: &Session<'_>) -> anyhow::Result<Ex
         ComposeCommand::Exec(args) => exec::exec(session, &project, args),
         ComposeCommand::Run(args) => exec::run(&steps, &project, args),
         ComposeCommand::Config(args) => config::config(session, &project, &args),
-    }
-}
-
-/// The steps of one compose command that run in berth's namespace, each in a forked child.
-struct Steps<'a> {
-    session: &'a Session<'a>,
-    /// The single-ID warning is said once per command, not once per child.
-    warned: Cell<bool>,
-}
-
-impl Steps<'_> {
-    /// Runs `work` in a child in berth's namespace (a new one, or that of the process
-    /// `alongside`); returns its exit code. Errors are printed by the child. Call only while
-    /// single-threaded.
-    fn in_namespace(
-        &self,
-        alongside: Option<i32>,
-        work: impl FnOnce(&Session<'_>) -> anyhow::Result<u8>,
-    ) -> anyhow::Result<u8> {
-        let cx = self.session.cx;
-        let warn = !self.warned.get();
-        let code = userns::run_in_child(alongside, |entered| {
-            if let (Entered::Single(reason), true) = (&entered, warn) {
-                cx.printer.warn(&format!(
-                    "running with a single-ID user namespace: {reason}. Files owned by other users in images will belong to root."
-                ));
-            }
-            let session = Session {
-                cx,
-                entered: Some(entered),
-            };
-            match work(&session) {
-                Ok(code) => code,
-                Err(error) => {
-                    cx.printer.error(&format!("{error:#}"));
-                    1
-                }
-            }
-        })?;
-        self.warned.set(true);
-        Ok(code)
     }
 }
 
@@ -246,15 +200,6 @@ fn config_hash(service: &Service, image_id: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Flags of `create` for a service's container, parsed by the same CLI definitions as the
-/// user's own `create` (so every value is checked the same way).
-#[derive(Debug, Parser)]
-#[command(no_binary_name = true, disable_help_flag = true)]
-struct CreateFlags {
-    #[command(flatten)]
-    args: ContainerCreateArgs,
-}
-
 /// What `create` needs for one container of a service.
 struct ContainerPlan<'a> {
     project: &'a Project,
@@ -380,9 +325,8 @@ fn create_args(plan: &ContainerPlan<'_>) -> anyhow::Result<ContainerCreateArgs> 
         }
     }
     argv.push(image_name(project, service));
-    let mut args = CreateFlags::try_parse_from(&argv)
-        .map_err(|e| anyhow::anyhow!("service \"{}\": {}", service.name, e.render()))?
-        .args;
+    let mut args =
+        parse_create_flags(&argv).with_context(|| format!("service \"{}\"", service.name))?;
     args.command = service.command.clone().unwrap_or_default();
     args.entrypoint_args.clone_from(&service.entrypoint);
     args.health_test = service.healthcheck.as_ref().map(|c| c.test.clone());

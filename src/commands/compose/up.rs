@@ -7,9 +7,10 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::super::ExitStatus;
+use super::super::steps::{Steps, remove, stop_all};
 use super::{
-    ContainerPlan, Steps, config_hash, container_name, create_args, image_name, pod_ports,
-    progress, project_containers, project_pod, service_container, volume_name,
+    ContainerPlan, config_hash, container_name, create_args, image_name, pod_ports, progress,
+    project_containers, project_pod, service_container, volume_name,
 };
 use crate::cli::ComposeUpArgs;
 use crate::commands::container;
@@ -62,7 +63,7 @@ pub(super) fn up(
         pod_created = pod.is_none() || pod_outdated;
         let code = steps.in_namespace(None, |child| {
             if pod_outdated {
-                remove(child, &store, &doomed, pod.as_ref())?;
+                remove(child, &store, &doomed, pod.as_ref(), false)?;
             }
             super::build::make_images(child, &store, &images, &build)?;
             create_volumes(child, &store, project, &volumes)?;
@@ -178,7 +179,7 @@ pub(super) fn up(
                 pod::stop_infra(pod);
             }
             steps.in_namespace(None, |child| {
-                remove(child, &store, &made, pod.as_ref())?;
+                remove(child, &store, &made, pod.as_ref(), false)?;
                 Ok(0)
             })?;
         }
@@ -420,42 +421,6 @@ fn ensure_pod(
     Ok(())
 }
 
-/// Stops containers at once, each with its stop signal and timeout (from outside: we own their
-/// namespaces). Threads, so that a dozen slow stoppers take one timeout, not twelve.
-pub(super) fn stop_all(store: &Store, records: &[ContainerRecord], timeout: Option<u32>) {
-    std::thread::scope(|scope| {
-        for record in records.iter().filter(|r| rt::is_running(r)) {
-            scope.spawn(move || {
-                let signal = rt::parse_signal(&record.config.stop_signal)
-                    .unwrap_or(nix::sys::signal::Signal::SIGTERM);
-                let seconds = timeout.or(record.config.stop_timeout).unwrap_or(10);
-                let _ = rt::stop(
-                    store,
-                    &record.id,
-                    signal,
-                    Duration::from_secs(u64::from(seconds)),
-                );
-            });
-        }
-    });
-}
-
-/// Removes stopped containers' records (and the pod), in a namespace child.
-pub(super) fn remove(
-    session: &super::Session<'_>,
-    store: &Store,
-    records: &[ContainerRecord],
-    pod: Option<&crate::storage::pods::PodRecord>,
-) -> anyhow::Result<()> {
-    let runtime = container::runtime(session, store.clone());
-    container::rm::remove_records(&runtime, records, false)?;
-    if let Some(pod) = pod {
-        let lock = store.lock()?;
-        store.remove_pod_dir(&lock, &pod.id)?;
-    }
-    Ok(())
-}
-
 /// Containers of services no longer in the file: a warning, or with `--remove-orphans`, gone.
 fn report_orphans(
     steps: &Steps<'_>,
@@ -487,7 +452,7 @@ fn report_orphans(
     }
     stop_all(store, &orphans, None);
     let code = steps.in_namespace(None, |child| {
-        remove(child, store, &orphans, None)?;
+        remove(child, store, &orphans, None, false)?;
         for record in &orphans {
             progress(child, "Container", &record.name, "Removed");
         }

@@ -489,3 +489,31 @@ pub fn import_python(cx: &TestContext, python: &Path, name: &str) {
         name,
     ]);
 }
+
+/// GET `path` from 127.0.0.1:`port`, retrying while nothing answers (until `wait` passes).
+pub fn http_get(port: u16, path: &str, wait: std::time::Duration) -> String {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+            std::io::Write::write_all(
+                &mut stream,
+                format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes(),
+            )?;
+            let mut answer = String::new();
+            std::io::Read::read_to_string(&mut stream, &mut answer)?;
+            if !answer.contains(" 200 ") {
+                return Err(std::io::Error::other(format!("answer: {answer}")));
+            }
+            Ok(answer)
+        })();
+        match attempt {
+            Ok(answer) => return answer,
+            Err(error) if std::time::Instant::now() > deadline => {
+                panic!("no answer on port {port}: {error}")
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
+}
