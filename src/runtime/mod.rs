@@ -173,6 +173,18 @@ pub fn reconcile(store: &Store, mut record: ContainerRecord) -> ContainerRecord 
     record
 }
 
+/// Whether the container's run is over as far as its log is concerned: its monitor has
+/// recorded the end (after writing the last output), or is gone. Not merely "its init has
+/// died": the monitor may still be draining the output, which a follower would miss.
+pub fn has_ended(store: &Store, id: &str) -> bool {
+    store.load_container(id).ok().is_none_or(|record| {
+        !matches!(
+            reconcile(store, record).state.status,
+            Status::Running | Status::Paused | Status::Restarting
+        )
+    })
+}
+
 /// Sends `signal` to the container's init, never to a recycled pid. Returns whether it was
 /// running.
 pub fn kill(record: &ContainerRecord, signal: Signal) -> Result<bool, RuntimeError> {

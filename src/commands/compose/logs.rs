@@ -145,12 +145,7 @@ pub(super) fn attach(
 }
 
 fn ended_all(store: &Store, records: &[ContainerRecord]) -> bool {
-    records.iter().all(|r| {
-        store
-            .load_container(&r.id)
-            .map(|r| !rt::is_running(&rt::reconcile(store, r)))
-            .unwrap_or(true)
-    })
+    records.iter().all(|r| rt::has_ended(store, &r.id))
 }
 
 /// Width of the `name  | ` prefix column: the longest name.
@@ -168,12 +163,7 @@ struct Output {
 impl Output {
     fn follow(&self, store: &Store, record: &ContainerRecord, options: &ReadOptions) {
         let path = store.container_dir(&record.id).join("log.json");
-        let stop = || {
-            store
-                .load_container(&record.id)
-                .map(|r| !rt::is_running(&rt::reconcile(store, r)))
-                .unwrap_or(true)
-        };
+        let stop = || rt::has_ended(store, &record.id);
         // A container that has not written yet has no log file: wait for it while it runs.
         while !path.exists() {
             if stop() {

@@ -41,12 +41,7 @@ pub(crate) fn run(args: ContainerLogsArgs, session: &Session<'_>) -> anyhow::Res
         return Ok(ExitStatus::SUCCESS);
     }
     let id = record.id.clone();
-    let stop = || {
-        store
-            .load_container(&id)
-            .map(|r| !rt::is_running(&rt::reconcile(&store, r)))
-            .unwrap_or(true)
-    };
+    let stop = || rt::has_ended(&store, &id);
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
     let mut emit = |record: &logs::LogRecord| -> std::io::Result<()> {
