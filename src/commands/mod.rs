@@ -41,6 +41,10 @@ impl ExitStatus {
 /// Runs one command: enters berth's namespace when the command changes the store, then
 /// dispatches. Errors are printed here, once.
 pub fn run(command: Command, cx: &Context) -> ExitStatus {
+    if let Err(error) = replace_first(&command, cx) {
+        cx.printer.error(&format!("{error:#}"));
+        return ExitStatus::TOOL_ERROR;
+    }
     let entered = if needs_namespace(&command) {
         let alongside = match container::network_owner(&command, cx) {
             Ok(owner) => owner,
@@ -79,6 +83,23 @@ pub fn run(command: Command, cx: &Context) -> ExitStatus {
             ExitStatus::FAILURE
         }
     }
+}
+
+/// `run --replace` / `create --replace`: the old container goes before berth enters its
+/// namespace (stopping it is the namespace owner's job, as for `rm -f`).
+fn replace_first(command: &Command, cx: &Context) -> anyhow::Result<()> {
+    let args = match command {
+        Command::Run(args) | Command::Container(ContainerCommand::Run(args)) => &args.create,
+        Command::Create(args) | Command::Container(ContainerCommand::Create(args)) => args,
+        _ => return Ok(()),
+    };
+    if !args.replace {
+        return Ok(());
+    }
+    let Some(name) = &args.name else {
+        anyhow::bail!("cannot replace a container without --name: --replace needs --name");
+    };
+    container::rm::replace(&Session { cx, entered: None }, name)
 }
 
 /// Commands that write layers or remove them run as root of berth's user namespace (layer
