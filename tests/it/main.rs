@@ -26,3 +26,4 @@ mod layers;
 mod network;
 mod registry;
 mod system;
+mod systemd;

@@ -1,0 +1,375 @@
+//! Containers as systemd services, without a systemd (none runs on the test machines): the
+//! readiness protocol against a test-side `NOTIFY_SOCKET` listener, `run --replace` after a
+//! SIGKILL of berth, the units of `generate systemd` (checked by `systemd-analyze verify`
+//! where it exists, and run line by line as systemd would run them), and the Quadlet
+//! generator's units and errors.
+
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::as_users;
+use crate::support::{TestContext, User, berth_binary, set_mode};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// A context with the busybox fixture imported as `busybox`, whose containers are removed at
+/// the end (a failed test leaves no process behind).
+struct Cx(TestContext);
+
+impl std::ops::Deref for Cx {
+    type Target = TestContext;
+
+    fn deref(&self) -> &TestContext {
+        &self.0
+    }
+}
+
+impl Drop for Cx {
+    fn drop(&mut self) {
+        let listed = self.run(["ps", "-a", "-q", "--no-trunc"]).stdout();
+        let mut args = vec!["rm", "-f", "-v"];
+        args.extend(listed.lines());
+        if args.len() > 3 {
+            let _ = self.run(args);
+        }
+        for pod in self.run(["pod", "ls", "-q"]).stdout().lines() {
+            let _ = self.run(["pod", "rm", "-f", pod]);
+        }
+    }
+}
+
+fn busybox(user: User) -> Cx {
+    let cx = Cx(TestContext::new(user));
+    cx.import_busybox("busybox");
+    cx
+}
+
+/// systemd's side of `sd_notify`: a datagram socket the test user may write to.
+struct Listener {
+    socket: UnixDatagram,
+    path: PathBuf,
+}
+
+impl Listener {
+    fn new(cx: &TestContext) -> Self {
+        let path = cx.dir.path().join("notify.sock");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        set_mode(&path, 0o777);
+        socket
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        Self { socket, path }
+    }
+
+    fn env(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// The messages that arrive within `timeout`, once one contains `until`.
+    fn receive_until(&self, until: &str, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut messages = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.socket.recv(&mut buffer) {
+                let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                let done = message.contains(until);
+                messages.push(message);
+                if done {
+                    break;
+                }
+            }
+        }
+        messages
+    }
+}
+
+/// The value of `KEY=` in the notification messages.
+fn field(messages: &[String], key: &str) -> Option<String> {
+    messages
+        .iter()
+        .flat_map(|m| m.lines())
+        .find_map(|line| line.strip_prefix(&format!("{key}=")).map(str::to_owned))
+}
+
+/// The record of container `name`, as stored (for the monitor's pid).
+fn record(cx: &TestContext, name: &str) -> serde_json::Value {
+    let id = cx.ok(["inspect", "--format", "{{.Id}}", name]);
+    let path = cx
+        .root()
+        .join("containers")
+        .join(id.trim())
+        .join("record.json");
+    serde_json::from_str(&fs_err::read_to_string(path).unwrap()).unwrap()
+}
+
+fn cmdline(pid: i64) -> Vec<String> {
+    fs_err::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| {
+            bytes
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The berth processes (not runuser or env) whose command line contains `needle`, in this
+/// context's store.
+fn berth_pids(cx: &TestContext, needle: &[&str]) -> Vec<i64> {
+    let binary = berth_binary().to_path_buf();
+    let root = cx.root();
+    fs_err::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i64>().ok())
+        .filter(|pid| {
+            let exe = fs_err::read_link(format!("/proc/{pid}/exe")).ok();
+            let environ = fs_err::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let environ = String::from_utf8_lossy(&environ);
+            let args = cmdline(*pid);
+            exe.as_deref() == Some(binary.as_path())
+                && environ.contains(&format!("BERTH_ROOT={}", root.display()))
+                && needle.iter().all(|n| args.iter().any(|a| a == n))
+        })
+        .collect()
+}
+
+fn alive(pid: i64) -> bool {
+    let Ok(stat) = fs_err::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
+}
+
+fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn spawn(cx: &TestContext, args: &[&str], env: &[(&str, &str)]) -> Child {
+    cx.command_with_env(args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (at most 30 s) for a spawned berth; returns its code and stderr.
+fn finish(mut child: Child) -> (i32, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("berth still runs after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn signal(pid: i64, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+        signal,
+    )
+    .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The readiness protocol
+// ---------------------------------------------------------------------------------------------
+
+/// `run -d`: the monitor, which lives as long as the container, is the unit's main process.
+fn notify_detached(user: User) {
+    let cx = busybox(user);
+    let listener = Listener::new(&cx);
+    let socket = listener.env();
+    cx.run_with_env(
+        ["run", "-d", "--name", "svc", "busybox", "sleep", "1000"],
+        &[("NOTIFY_SOCKET", &socket)],
+    )
+    .success();
+    let messages = listener.receive_until("READY=1", Duration::from_secs(10));
+    assert_eq!(
+        field(&messages, "READY").as_deref(),
+        Some("1"),
+        "{messages:?}"
+    );
+    let monitor = record(&cx, "svc")["state"]["monitor_pid"].as_i64().unwrap();
+    assert_eq!(
+        field(&messages, "MAINPID"),
+        Some(monitor.to_string()),
+        "{messages:?}"
+    );
+    assert!(cmdline(monitor).iter().any(|a| a == "__monitor"));
+    cx.ok(["rm", "-f", "svc"]);
+}
+
+as_users!(notify_detached =>
+    detached_run_notifies_with_the_monitor_pid_as_sub: Sub,
+    detached_run_notifies_with_the_monitor_pid_as_root: Root,
+);
+
+/// A foreground `run` supervises in-process: berth itself is the main process. SIGTERM
+/// reaches the container, and berth exits with the container's code, leaving nothing.
+fn notify_foreground(user: User) {
+    let cx = busybox(user);
+    let listener = Listener::new(&cx);
+    let socket = listener.env();
+    let child = spawn(
+        &cx,
+        &[
+            "run",
+            "--rm",
+            "--name",
+            "fg",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'exit 3' TERM; while true; do sleep 0.1; done",
+        ],
+        &[("NOTIFY_SOCKET", &socket)],
+    );
+    let messages = listener.receive_until("READY=1", Duration::from_secs(10));
+    assert_eq!(
+        field(&messages, "READY").as_deref(),
+        Some("1"),
+        "{messages:?}"
+    );
+    let main: i64 = field(&messages, "MAINPID").unwrap().parse().unwrap();
+    assert_eq!(berth_pids(&cx, &["run", "fg"]), vec![main]);
+    signal(main, nix::sys::signal::Signal::SIGTERM);
+    let (code, stderr) = finish(child);
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+}
+
+as_users!(notify_foreground =>
+    foreground_run_notifies_with_its_own_pid_as_sub: Sub,
+    foreground_run_notifies_with_its_own_pid_as_root: Root,
+);
+
+/// `container`: the application gets the socket (and sends READY=1 itself); `ignore`: the
+/// container never sees it, and nothing is sent.
+fn notify_modes(user: User) {
+    let cx = busybox(user);
+    let listener = Listener::new(&cx);
+    let socket = listener.env();
+    let inside = cx.run_with_env(
+        [
+            "run",
+            "--rm",
+            "--sdnotify=container",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $NOTIFY_SOCKET; test -S $NOTIFY_SOCKET && echo socket",
+        ],
+        &[("NOTIFY_SOCKET", &socket)],
+    );
+    assert_eq!(
+        inside.success().stdout(),
+        "/run/notify/notify.sock\nsocket\n"
+    );
+    let messages = listener.receive_until("READY=1", Duration::from_secs(2));
+    assert!(field(&messages, "MAINPID").is_some(), "{messages:?}");
+    assert_eq!(field(&messages, "READY"), None, "{messages:?}");
+
+    let env = cx.run_with_env(
+        ["run", "--rm", "--sdnotify=ignore", "busybox", "env"],
+        &[("NOTIFY_SOCKET", &socket)],
+    );
+    assert!(!env.success().stdout().contains("NOTIFY_SOCKET"));
+    let env = cx.run_with_env(
+        ["run", "--rm", "busybox", "env"],
+        &[("NOTIFY_SOCKET", &socket)],
+    );
+    assert!(!env.success().stdout().contains("NOTIFY_SOCKET"));
+    let messages = listener.receive_until("READY=1", Duration::from_secs(2));
+    assert_eq!(
+        messages.len(),
+        1,
+        "only the default run notifies: {messages:?}"
+    );
+}
+
+as_users!(notify_modes =>
+    sdnotify_container_and_ignore_as_sub: Sub,
+    sdnotify_container_and_ignore_as_root: Root,
+);
+
+// ---------------------------------------------------------------------------------------------
+// 2. --replace
+// ---------------------------------------------------------------------------------------------
+
+/// A unit's `berth run --rm --name web` killed with SIGKILL leaves its container behind; the
+/// next start, with `--replace`, stops and removes it and runs anew.
+fn replace_after_sigkill(user: User) {
+    let cx = busybox(user);
+    let child = spawn(
+        &cx,
+        &["run", "--rm", "--name", "web", "busybox", "sleep", "1000"],
+        &[],
+    );
+    wait_for("web to run", Duration::from_secs(10), || {
+        cx.ok(["ps", "--format", "{{.Names}}"]).contains("web")
+    });
+    let old_pid = record(&cx, "web")["state"]["pid"].as_i64().unwrap();
+    let berth = berth_pids(&cx, &["run", "web"]);
+    assert_eq!(berth.len(), 1, "{berth:?}");
+    signal(berth[0], nix::sys::signal::Signal::SIGKILL);
+    let _ = finish(child);
+
+    // Without --replace the name is taken.
+    cx.run(["run", "-d", "--name", "web", "busybox", "sleep", "1000"])
+        .failure_with("is already in use");
+    let id = cx
+        .ok([
+            "run",
+            "-d",
+            "--replace",
+            "--name",
+            "web",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_owned();
+    wait_for("the old container to go", Duration::from_secs(10), || {
+        !alive(old_pid)
+    });
+    assert_eq!(
+        cx.ok(["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}}"]),
+        format!("{id} web\n")
+    );
+    // --replace of a container that does not exist is a plain run.
+    cx.ok(["create", "--replace", "--name", "other", "busybox", "true"]);
+    cx.run(["create", "--replace", "busybox", "true"])
+        .failure_with("--replace needs --name");
+    cx.ok(["rm", "-f", "web", "other"]);
+    // stop and rm --ignore: a missing container is no error.
+    cx.ok(["stop", "--ignore", "web"]);
+    cx.ok(["rm", "--ignore", "web"]);
+    cx.run(["rm", "web"]).failure_with("No such container: web");
+}
+
+as_users!(replace_after_sigkill =>
+    replace_recovers_after_a_sigkill_of_berth_as_sub: Sub,
+    replace_recovers_after_a_sigkill_of_berth_as_root: Root,
+);
