@@ -19,5 +19,6 @@ pub mod output;
 pub mod registry;
 pub mod runtime;
 pub mod storage;
+pub mod systemd;
 pub mod userns;
 pub mod util;

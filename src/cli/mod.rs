@@ -11,6 +11,7 @@ mod pod;
 mod registry;
 mod shared;
 mod system;
+mod systemd;
 mod volume;
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ pub use pod::*;
 pub use registry::*;
 pub use shared::*;
 pub use system::*;
+pub use systemd::*;
 pub use volume::*;
 
 /// Daemonless, rootless containers that speak Docker's language.
@@ -88,6 +90,11 @@ pub enum Command {
     Healthcheck(HealthcheckCommand),
     /// Run applications of several containers described by a compose.yaml
     Compose(ComposeArgs),
+    /// Generate structured data: systemd units
+    #[command(subcommand)]
+    Generate(GenerateCommand),
+    /// systemd generator: units from Quadlet files (`*.container`, `*.volume`, `*.pod`, `*.kube`)
+    SystemdGenerator(SystemdGeneratorArgs),
 
     /// Create and run a new container from an image
     #[command(disable_help_flag = true, after_long_help = SECURITY_HELP)]
@@ -172,7 +179,7 @@ pub enum Command {
     Monitor(MonitorArgs),
     /// Generate man pages or shell completions (used by install.sh)
     #[command(name = "__generate", hide = true)]
-    Generate(GenerateArgs),
+    GenerateDocs(GenerateArgs),
     /// Hold a pod's network namespace (started by `pod create`, `pod start`, `run --pod`)
     #[command(name = "__pod-infra", hide = true)]
     PodInfra(PodInfraArgs),

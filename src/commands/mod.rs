@@ -5,6 +5,7 @@
 
 mod compose;
 mod container;
+mod generate;
 mod image;
 mod internal;
 mod login;
@@ -16,8 +17,8 @@ mod volume;
 use anyhow::Context as _;
 
 use crate::cli::{
-    BuilderCommand, Command, ContainerCommand, HealthcheckCommand, ImageCommand, PodCommand,
-    SystemCommand, VolumeCommand,
+    BuilderCommand, Command, ContainerCommand, GenerateCommand, HealthcheckCommand, ImageCommand,
+    PodCommand, SystemCommand, VolumeCommand,
 };
 use crate::context::Context;
 use crate::storage::Store;
@@ -153,7 +154,9 @@ fn needs_namespace(command: &Command) -> bool {
         | Command::Inspect(_)
         | Command::Info(_)
         | Command::Version(_)
+        | Command::GenerateDocs(_)
         | Command::Generate(_)
+        | Command::SystemdGenerator(_)
         | Command::Stop(_)
         | Command::Restart(_)
         | Command::Kill(_)
@@ -311,6 +314,8 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Info(args) => system::info::run(args, session),
         Command::Version(args) => version::run(args, session),
         Command::Unshare(args) => system::unshare::run(args, session),
-        Command::Generate(args) => internal::generate::run(args, session),
+        Command::GenerateDocs(args) => internal::generate::run(args, session),
+        Command::Generate(GenerateCommand::Systemd(args)) => generate::systemd(args, session),
+        Command::SystemdGenerator(args) => generate::generator(args, session),
     }
 }

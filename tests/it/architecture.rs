@@ -12,7 +12,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
             "commands",
             &[
                 "cli", "context", "output", "config", "image", "registry", "build", "runtime",
-                "compose", "storage", "oci", "util", "userns", "env",
+                "compose", "storage", "oci", "util", "userns", "env", "systemd",
             ][..],
         ),
         ("cli", &[][..]),
@@ -41,6 +41,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("dockerfile", &[][..]),
         ("util", &[][..]),
         ("compose", &["oci"][..]),
+        ("systemd", &[][..]),
     ])
 }
 

@@ -373,3 +373,225 @@ as_users!(replace_after_sigkill =>
     replace_recovers_after_a_sigkill_of_berth_as_sub: Sub,
     replace_recovers_after_a_sigkill_of_berth_as_root: Root,
 );
+
+// ---------------------------------------------------------------------------------------------
+// 3. generate systemd
+// ---------------------------------------------------------------------------------------------
+
+/// `systemd-analyze verify` of the units in `dir`, where the program exists: it exits 0 even
+/// for keys it ignores, so anything it says about our files is a failure.
+fn verify_units(dir: &std::path::Path) {
+    if !crate::support::command_exists("systemd-analyze") {
+        eprintln!("skipped systemd-analyze verify: install Debian's `systemd` package");
+        return;
+    }
+    let units: Vec<PathBuf> = fs_err::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "service"))
+        .collect();
+    assert!(!units.is_empty());
+    let output = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&units)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let about_ours: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains(&dir.display().to_string()) || line.contains(".service"))
+        .collect();
+    assert!(
+        output.status.success() && about_ours.is_empty(),
+        "systemd-analyze verify:\n{stderr}"
+    );
+}
+
+/// Runs `berth generate systemd ARGS --files` in a fresh directory; returns it.
+fn generate_files(cx: &TestContext, args: &[&str]) -> PathBuf {
+    let dir = cx
+        .work()
+        .join(format!("units-{}", args.join("-").replace('/', "_")));
+    fs_err::create_dir_all(&dir).unwrap();
+    crate::support::chown_to(&dir, cx.user);
+    let mut all = vec!["generate", "systemd", "--files"];
+    all.extend(args);
+    let output = cx.command(&all).current_dir(&dir).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dir
+}
+
+/// The commands of `key` (`ExecStart`, …) in a unit, split into words as systemd splits
+/// them (double quotes with backslash escapes, `%%` and `$$`); a leading `-` is dropped.
+fn exec_lines(unit: &str, key: &str) -> Vec<Vec<String>> {
+    unit.lines()
+        .filter_map(|line| line.strip_prefix(&format!("{key}=")))
+        .map(|value| {
+            let value = value.strip_prefix('-').unwrap_or(value);
+            let mut words = Vec::new();
+            let mut chars = value.chars().peekable();
+            while let Some(&c) = chars.peek() {
+                if c == ' ' {
+                    chars.next();
+                    continue;
+                }
+                let mut word = String::new();
+                if c == '"' {
+                    chars.next();
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '"' => break,
+                            '\\' => match chars.next() {
+                                Some('n') => word.push('\n'),
+                                Some('t') => word.push('\t'),
+                                Some(other) => word.push(other),
+                                None => {}
+                            },
+                            _ => word.push(c),
+                        }
+                    }
+                } else {
+                    while let Some(&c) = chars.peek() {
+                        if c == ' ' {
+                            break;
+                        }
+                        word.push(c);
+                        chars.next();
+                    }
+                }
+                words.push(word.replace("%%", "%").replace("$$", "$"));
+            }
+            words
+        })
+        .collect()
+}
+
+/// Runs one Exec line of a unit as systemd would: the program is berth itself.
+fn exec(cx: &TestContext, words: &[String], env: &[(&str, &str)]) -> std::process::Command {
+    assert_eq!(std::path::Path::new(&words[0]), berth_binary(), "{words:?}");
+    cx.command_with_env(&words[1..], env)
+}
+
+fn generated_units_verify(user: User) {
+    let cx = busybox(user);
+    cx.ok([
+        "create",
+        "--name",
+        "web",
+        "-e",
+        "GREETING=100% $HOME",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    cx.ok(["pod", "create", "--name", "app"]);
+    cx.ok([
+        "create", "--pod", "app", "--name", "db", "busybox", "sleep", "1000",
+    ]);
+    let dir = generate_files(&cx, &["--name", "web"]);
+    assert!(dir.join("container-web.service").exists());
+    let dir = generate_files(
+        &cx,
+        &[
+            "--new",
+            "--restart-policy",
+            "always",
+            "--restart-sec",
+            "3",
+            "web",
+        ],
+    );
+    let unit = fs_err::read_to_string(dir.join("container-web.service")).unwrap();
+    assert!(unit.contains("Restart=always\nRestartSec=3\n"), "{unit}");
+    verify_units(&dir);
+    let dir = generate_files(&cx, &["--name", "--time", "3", "app"]);
+    let pod = fs_err::read_to_string(dir.join("pod-app.service")).unwrap();
+    assert!(pod.contains("Requires=container-db.service\n"), "{pod}");
+    let db = fs_err::read_to_string(dir.join("container-db.service")).unwrap();
+    assert!(db.contains("BindsTo=pod-app.service\n"), "{db}");
+    assert!(db.contains(" stop -t 3 db\n"), "{db}");
+    verify_units(&dir);
+    let dir = generate_files(&cx, &["--new", "app"]);
+    verify_units(&dir);
+
+    cx.run(["generate", "systemd", "nothere"])
+        .failure_with("nothere does not refer to a container or pod");
+    cx.run([
+        "generate",
+        "systemd",
+        "--restart-policy",
+        "sometimes",
+        "web",
+    ])
+    .failure_with("invalid --restart-policy `sometimes`");
+}
+
+as_users!(generated_units_verify =>
+    generated_units_pass_systemd_analyze_as_sub: Sub,
+    generated_units_pass_systemd_analyze_as_root: Root,
+);
+
+/// The `--new` unit's lines, run as systemd runs them: ExecStartPre, ExecStart (in the
+/// foreground, ready once berth says so), ExecStop, ExecStopPost; nothing is left.
+fn generated_unit_runs(user: User) {
+    let cx = busybox(user);
+    cx.ok([
+        "create",
+        "--name",
+        "web",
+        "-e",
+        "GREETING=100% $HOME",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; echo \"$GREETING\"; while true; do sleep 0.1; done",
+    ]);
+    let dir = generate_files(&cx, &["--new", "web"]);
+    let unit = fs_err::read_to_string(dir.join("container-web.service")).unwrap();
+    let listener = Listener::new(&cx);
+    let socket = listener.env();
+    let env = [("NOTIFY_SOCKET", socket.as_str())];
+    for words in exec_lines(&unit, "ExecStartPre") {
+        assert!(exec(&cx, &words, &env).output().unwrap().status.success());
+    }
+    assert_eq!(
+        cx.ok(["ps", "-a", "-q"]),
+        "",
+        "ExecStartPre removes leftovers"
+    );
+    let start = exec_lines(&unit, "ExecStart");
+    assert_eq!(start.len(), 1);
+    let child = exec(&cx, &start[0], &env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let messages = listener.receive_until("READY=1", Duration::from_secs(10));
+    assert_eq!(
+        field(&messages, "READY").as_deref(),
+        Some("1"),
+        "{messages:?}"
+    );
+    let main: i64 = field(&messages, "MAINPID").unwrap().parse().unwrap();
+    assert_eq!(berth_pids(&cx, &["run", "web"]), vec![main]);
+    assert_eq!(cx.ok(["ps", "--format", "{{.Names}}"]), "web\n");
+    for words in exec_lines(&unit, "ExecStop") {
+        assert!(exec(&cx, &words, &env).output().unwrap().status.success());
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "100% $HOME\n");
+    for words in exec_lines(&unit, "ExecStopPost") {
+        assert!(exec(&cx, &words, &env).output().unwrap().status.success());
+    }
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+}
+
+as_users!(generated_unit_runs =>
+    generated_unit_exec_lines_run_as_systemd_would_as_sub: Sub,
+    generated_unit_exec_lines_run_as_systemd_would_as_root: Root,
+);
