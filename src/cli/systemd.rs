@@ -58,3 +58,63 @@ pub struct SystemdGeneratorArgs {
     #[arg(value_name = "OUTPUT_DIR", num_args = 1..=3, required = true)]
     pub output: Vec<PathBuf>,
 }
+
+/// The arguments to parse. systemd runs a generator by its path, with only the output
+/// directories: a link to berth under a `system-generators` or `user-generators` directory
+/// (as install.sh makes them) is read as `berth systemd-generator [--user] DIR…`.
+pub fn generator_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let Some(program) = args.first() else {
+        return args;
+    };
+    let program = program.to_string_lossy();
+    let user = program.contains("/user-generators/");
+    if !user && !program.contains("/system-generators/") {
+        return args;
+    }
+    let mut rewritten = vec![args[0].clone(), "systemd-generator".into()];
+    if user {
+        rewritten.push("--user".into());
+    }
+    rewritten.extend(args.into_iter().skip(1));
+    rewritten
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generator_links_become_the_generator_command() {
+        let args =
+            |words: &[&str]| -> Vec<std::ffi::OsString> { words.iter().map(Into::into).collect() };
+        assert_eq!(
+            super::generator_args(args(&[
+                "/usr/lib/systemd/user-generators/berth-user-generator",
+                "/run/a",
+                "/run/b",
+                "/run/c"
+            ])),
+            args(&[
+                "/usr/lib/systemd/user-generators/berth-user-generator",
+                "systemd-generator",
+                "--user",
+                "/run/a",
+                "/run/b",
+                "/run/c"
+            ])
+        );
+        assert_eq!(
+            super::generator_args(args(&[
+                "/usr/lib/systemd/system-generators/berth-generator",
+                "/run/a"
+            ])),
+            args(&[
+                "/usr/lib/systemd/system-generators/berth-generator",
+                "systemd-generator",
+                "/run/a"
+            ])
+        );
+        assert_eq!(
+            super::generator_args(args(&["berth", "ps"])),
+            args(&["berth", "ps"])
+        );
+    }
+}

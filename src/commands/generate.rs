@@ -1,15 +1,18 @@
 //! `generate systemd` (units for a container, or a pod and its containers) and
 //! `systemd-generator` (units from Quadlet files, run by systemd at boot and reload).
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Context as _;
 use clap::CommandFactory as _;
+use fs_err as fs;
 
 use super::{ExitStatus, Session, container, pod};
 use crate::cli::{Cli, GenerateSystemdArgs, SystemdGeneratorArgs};
 use crate::storage::Store;
 use crate::storage::containers::ContainerRecord;
-use crate::systemd::Unit;
 use crate::systemd::generate::{self, ContainerInput, PodInput, UnitOptions};
+use crate::systemd::{Unit, quadlet};
 
 pub(crate) fn systemd(
     args: GenerateSystemdArgs,
@@ -159,10 +162,112 @@ fn run_switches() -> impl Fn(&str) -> bool {
     move |flag: &str| switches.iter().any(|s| s == flag)
 }
 
+/// `systemd-generator`: reads the Quadlet files and writes their units into systemd's
+/// output directory. A file that cannot be used is reported (`FILE:LINE: …`) and skipped;
+/// the others are still written, and the exit status says that something failed.
 pub(crate) fn generator(
     args: SystemdGeneratorArgs,
     session: &Session<'_>,
 ) -> anyhow::Result<ExitStatus> {
-    let _ = (args, session);
-    anyhow::bail!("not yet")
+    let printer = &session.cx.printer;
+    let source = args.source.clone().unwrap_or_else(|| {
+        if args.user || !nix::unistd::geteuid().is_root() {
+            crate::config::paths::config_home().join("containers/systemd")
+        } else {
+            PathBuf::from("/etc/containers/systemd")
+        }
+    });
+    let output = &args.output[0];
+    let Ok(listing) = fs::read_dir(&source) else {
+        // No Quadlet files: nothing to generate.
+        return Ok(ExitStatus::SUCCESS);
+    };
+    let mut paths: Vec<PathBuf> = listing
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|path| {
+            path.is_file()
+                && path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| quadlet::Kind::of(n).is_some())
+        })
+        .collect();
+    paths.sort();
+    let mut failed = false;
+    let mut parsed = Vec::new();
+    for path in &paths {
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let outcome = fs::read_to_string(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|text| Ok(quadlet::parse(&file_name, &text)?));
+        match outcome {
+            Ok(file) => parsed.push((path, file)),
+            Err(error) => {
+                printer.error(&format!("{error:#}"));
+                failed = true;
+            }
+        }
+    }
+    let names = parsed
+        .iter()
+        .filter(|(_, file)| matches!(file.kind, quadlet::Kind::Pod | quadlet::Kind::Volume))
+        .map(|(_, file)| (file.file_name.clone(), file.object_name()))
+        .collect();
+    let mut cx = quadlet::RenderContext {
+        berth: std::env::current_exe()
+            .context("cannot find berth's own path")?
+            .display()
+            .to_string(),
+        source_path: String::new(),
+        names,
+    };
+    fs::create_dir_all(output)?;
+    for (path, file) in &parsed {
+        cx.source_path = path.display().to_string();
+        let written = quadlet::render(file, &cx)
+            .map_err(anyhow::Error::from)
+            .and_then(|unit| write_unit(output, &file.unit_name(), &unit));
+        if let Err(error) = written {
+            printer.error(&format!("{error:#}"));
+            failed = true;
+        }
+    }
+    Ok(if failed {
+        ExitStatus::FAILURE
+    } else {
+        ExitStatus::SUCCESS
+    })
+}
+
+/// Writes `NAME.service`, and enables it as `[Install]` asks: a generated unit cannot be
+/// `systemctl enable`d, so the generator makes the `.wants/` links itself (as Quadlet does).
+fn write_unit(output: &Path, name: &str, unit: &Unit) -> anyhow::Result<()> {
+    let file = format!("{name}.service");
+    let path = output.join(&file);
+    crate::util::fs::atomic_write(&path, unit.render().as_bytes())
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    let install = unit
+        .sections
+        .iter()
+        .filter(|(section, _)| section == "Install")
+        .flat_map(|(_, entries)| entries);
+    for (key, value) in install {
+        let suffix = match key.as_str() {
+            "WantedBy" => "wants",
+            "RequiredBy" => "requires",
+            _ => continue,
+        };
+        for target in value.split_whitespace() {
+            let dir = output.join(format!("{target}.{suffix}"));
+            fs::create_dir_all(&dir)?;
+            let link = dir.join(&file);
+            let _ = fs::remove_file(&link);
+            fs::os::unix::fs::symlink(format!("../{file}"), &link)
+                .with_context(|| format!("cannot link `{}`", link.display()))?;
+        }
+    }
+    Ok(())
 }

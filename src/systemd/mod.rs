@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod generate;
+pub mod quadlet;
 
 /// A unit file: a comment header, then sections of `Key=value` lines in the order given
 /// (systemd keeps repeated keys, e.g. several `ExecStartPre=`).
@@ -60,13 +61,23 @@ impl Unit {
 pub fn exec_line(words: &[String]) -> String {
     words
         .iter()
+        .map(|word| quote_word(&word.replace('%', "%%")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// [`exec_line`] for words that come from a unit-like file (Quadlet), whose `%` specifiers
+/// (`%h`, `%N`) are systemd's to expand, as they would be in the user's own unit.
+pub fn exec_line_keeping_specifiers(words: &[String]) -> String {
+    words
+        .iter()
         .map(|word| quote_word(word))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
 fn quote_word(word: &str) -> String {
-    let escaped = word.replace('%', "%%").replace('$', "$$");
+    let escaped = word.replace('$', "$$");
     let plain = !escaped.is_empty()
         && escaped != ";"
         && !escaped

@@ -595,3 +595,186 @@ as_users!(generated_unit_runs =>
     generated_unit_exec_lines_run_as_systemd_would_as_sub: Sub,
     generated_unit_exec_lines_run_as_systemd_would_as_root: Root,
 );
+
+// ---------------------------------------------------------------------------------------------
+// 4. Quadlet: systemd-generator
+// ---------------------------------------------------------------------------------------------
+
+/// `tests/fixtures/quadlet/CASE` as this user's `$XDG_CONFIG_HOME/containers/systemd`;
+/// returns the config home.
+fn quadlet_config(cx: &TestContext, case: &str) -> PathBuf {
+    let config = cx.dir.path().join(format!("config-{case}"));
+    let dir = config.join("containers/systemd");
+    fs_err::create_dir_all(&dir).unwrap();
+    crate::support::copy_tree(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/quadlet")
+            .join(case),
+        &dir,
+    );
+    crate::support::chown_tree(&config, cx.user);
+    config
+}
+
+/// An empty directory the user owns (systemd's output directories).
+fn output_dir(cx: &TestContext, name: &str) -> PathBuf {
+    let dir = cx.work().join(name);
+    fs_err::create_dir_all(&dir).unwrap();
+    crate::support::chown_to(&dir, cx.user);
+    dir
+}
+
+fn quadlet_units(user: User) {
+    let cx = busybox(user);
+    let config = quadlet_config(&cx, "ok");
+    let source = config.join("containers/systemd");
+    // Tests run side by side: each publishes a port of its own.
+    let port = crate::support::free_port().to_string();
+    let pod_file = source.join("app.pod");
+    let text = fs_err::read_to_string(&pod_file).unwrap();
+    fs_err::write(&pod_file, text.replace("38471", &port)).unwrap();
+    let [out, early, late] = ["out", "early", "late"].map(|name| output_dir(&cx, name));
+    let config_env = config.display().to_string();
+    // Rootless, the user's files are the default; root reads /etc unless asked for its own.
+    let mut args = vec!["systemd-generator".as_ref()];
+    if user == User::Root {
+        args.push("--user".as_ref());
+    }
+    args.extend([out.as_os_str(), early.as_os_str(), late.as_os_str()]);
+    let generated = cx.run_with_env(args, &[("XDG_CONFIG_HOME", &config_env)]);
+    assert_eq!(generated.success().stdout(), "");
+    let expected_dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quadlet/expected");
+    let mut names: Vec<String> = fs_err::read_dir(&expected_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "app-pod.service",
+            "data-volume.service",
+            "site.service",
+            "web.service"
+        ]
+    );
+    for name in &names {
+        let expected = fs_err::read_to_string(expected_dir.join(name))
+            .unwrap()
+            .replace("[BERTH]", &berth_binary().display().to_string())
+            .replace("[SOURCE]", &source.display().to_string())
+            .replace("38471", &port);
+        let actual = fs_err::read_to_string(out.join(name)).unwrap();
+        assert_eq!(actual, expected, "{name}");
+    }
+    assert_eq!(
+        fs_err::read_link(out.join("default.target.wants/web.service")).unwrap(),
+        PathBuf::from("../web.service")
+    );
+    verify_units(&out);
+
+    // The units, run as systemd would: the volume, the pod, then the container (ready once
+    // berth says so), and down again.
+    let unit = |name: &str| fs_err::read_to_string(out.join(name)).unwrap();
+    let listener = Listener::new(&cx);
+    let socket = listener.env();
+    let env = [("NOTIFY_SOCKET", socket.as_str())];
+    let run_all = |unit: &str, key: &str, must_succeed: bool| {
+        for words in exec_lines(unit, key) {
+            let output = exec(&cx, &words, &env).output().unwrap();
+            assert!(
+                !must_succeed || output.status.success(),
+                "{words:?}: {output:?}"
+            );
+        }
+    };
+    run_all(&unit("data-volume.service"), "ExecStart", true);
+    let pod = unit("app-pod.service");
+    run_all(&pod, "ExecStartPre", false);
+    run_all(&pod, "ExecStart", true);
+    let web = unit("web.service");
+    let start = exec_lines(&web, "ExecStart");
+    let child = exec(&cx, &start[0], &env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let messages = listener.receive_until("READY=1", Duration::from_secs(10));
+    assert_eq!(
+        field(&messages, "READY").as_deref(),
+        Some("1"),
+        "{messages:?}"
+    );
+    assert_eq!(cx.ok(["ps", "--format", "{{.Names}}"]), "web\n");
+    assert!(cx.ok(["volume", "ls", "-q"]).contains("systemd-data"));
+    run_all(&web, "ExecStop", true);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "hello\n",
+        "{output:?}"
+    );
+    run_all(&web, "ExecStopPost", false);
+    run_all(&pod, "ExecStop", true);
+    run_all(&pod, "ExecStopPost", false);
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+    assert_eq!(cx.ok(["pod", "ls", "-q"]), "");
+}
+
+as_users!(quadlet_units =>
+    quadlet_files_become_units_that_run_as_sub: Sub,
+    quadlet_files_become_units_that_run_as_root: Root,
+);
+
+/// A file with an unknown key or bad syntax is reported as FILE:LINE and skipped; the
+/// others are still written, and the generator fails.
+#[test]
+fn quadlet_errors_name_file_and_line() {
+    let cx = TestContext::new(User::Root);
+    let config = quadlet_config(&cx, "bad");
+    let out = output_dir(&cx, "out");
+    let run = cx.run_with_env(
+        [
+            "systemd-generator".as_ref(),
+            "--user".as_ref(),
+            out.as_os_str(),
+        ],
+        &[("XDG_CONFIG_HOME", &config.display().to_string())],
+    );
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("bad.container:4: unsupported key `ImagePullPolicy` in [Container]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("broken.volume:2: expected KEY=VALUE, found `VolumeName data`"),
+        "{stderr}"
+    );
+    assert!(out.join("good.service").exists());
+    assert!(!out.join("bad.service").exists());
+    assert!(!out.join("broken-volume.service").exists());
+}
+
+/// systemd runs a generator by its path with three directories: install.sh's link under
+/// `user-generators` is berth's `systemd-generator --user`.
+#[test]
+fn quadlet_generator_link() {
+    let cx = TestContext::new(User::Root);
+    let config = quadlet_config(&cx, "ok");
+    let links = cx.work().join("lib/systemd/user-generators");
+    fs_err::create_dir_all(&links).unwrap();
+    std::os::unix::fs::symlink(berth_binary(), links.join("berth")).unwrap();
+    let [out, early, late] = ["out", "early", "late"].map(|name| output_dir(&cx, name));
+    let output = std::process::Command::new(links.join("berth"))
+        .args([&out, &early, &late])
+        .env_clear()
+        .env("XDG_CONFIG_HOME", &config)
+        .env("HOME", cx.dir.path().join("home"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(out.join("web.service").exists());
+    assert!(out.join("app-pod.service").exists());
+}
