@@ -9,7 +9,6 @@ use fs_err as fs;
 
 use super::{ExitStatus, Session, container, pod};
 use crate::cli::{Cli, GenerateSystemdArgs, SystemdGeneratorArgs};
-use crate::storage::Store;
 use crate::storage::containers::ContainerRecord;
 use crate::systemd::generate::{self, ContainerInput, PodInput, UnitOptions};
 use crate::systemd::{Unit, quadlet};
@@ -87,7 +86,7 @@ pub(crate) fn systemd(
                 unit_name: pod_unit.clone(),
                 reference: reference(&args, &pod.name, &pod.id).to_owned(),
                 name: pod.name.clone(),
-                create_flags: pod_create_flags(store, &pod),
+                create_flags: pod_create_flags(&pod),
                 members: member_units.iter().map(|(name, _)| name.clone()).collect(),
             };
             units.push((pod_unit, generate::pod_unit(&input, &options)));
@@ -123,7 +122,7 @@ fn own_global_flags() -> Vec<String> {
 }
 
 /// `pod create` flags that recreate the pod's ports and labels.
-fn pod_create_flags(_store: &Store, pod: &crate::storage::pods::PodRecord) -> Vec<String> {
+fn pod_create_flags(pod: &crate::storage::pods::PodRecord) -> Vec<String> {
     let mut flags = Vec::new();
     for port in &pod.port_bindings {
         let host = match (port.host_ip.as_str(), port.host_port) {
