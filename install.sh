@@ -46,6 +46,19 @@ install -m 0644 "$generated/completions/_berth" "$PREFIX/share/zsh/site-function
 install -m 0644 "$generated/completions/berth.fish" "$PREFIX/share/fish/vendor_completions.d/berth.fish"
 echo "installed berth into $PREFIX/bin"
 
+# The Quadlet generator: systemd runs it at boot and on daemon-reload (berth reads its own
+# name: a link under system-generators/ or user-generators/ is `berth systemd-generator`).
+if [ "$(id -u)" = 0 ]; then
+  install -d /usr/lib/systemd/system-generators /usr/lib/systemd/user-generators
+  ln -sfn "$PREFIX/bin/berth" /usr/lib/systemd/system-generators/berth-generator
+  ln -sfn "$PREFIX/bin/berth" /usr/lib/systemd/user-generators/berth-user-generator
+  echo "installed the Quadlet generators (/usr/lib/systemd/{system,user}-generators)"
+else
+  install -d "$HOME/.config/systemd/user-generators"
+  ln -sfn "$PREFIX/bin/berth" "$HOME/.config/systemd/user-generators/berth"
+  echo "installed the Quadlet user generator (~/.config/systemd/user-generators/berth)"
+fi
+
 # What rootless use needs, for the user who will run berth.
 user=${SUDO_USER:-$(id -un)}
 warn() { echo "warning: $*" >&2; }

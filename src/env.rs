@@ -18,3 +18,6 @@ pub const CONTAINERS_REGISTRIES_CONF: &str = "CONTAINERS_REGISTRIES_CONF";
 pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 /// The user's shell, for `berth unshare` without a command.
 pub const SHELL: &str = "SHELL";
+/// systemd's notification socket (a path, or `@name` for an abstract socket), for
+/// `run --sdnotify`.
+pub const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";

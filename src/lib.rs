@@ -20,5 +20,6 @@ pub mod output;
 pub mod registry;
 pub mod runtime;
 pub mod storage;
+pub mod systemd;
 pub mod userns;
 pub mod util;

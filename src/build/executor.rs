@@ -143,6 +143,7 @@ impl<'a> Executor<'a> {
             config,
             host_config: host,
             state: State::default(),
+            create_command: Vec::new(),
             id,
         };
         let store = &self.runtime.store;

@@ -16,6 +16,14 @@ pub struct ContainerCreateArgs {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// If a container with the same name exists, stop and remove it first
+    #[arg(long)]
+    pub replace: bool,
+    /// How readiness reaches systemd's NOTIFY_SOCKET: conmon (berth's supervisor sends
+    /// READY=1 once the container runs), container (the socket is passed in: the application
+    /// signals itself) or ignore
+    #[arg(long, value_name = "MODE", default_value = "conmon", value_parser = ["conmon", "container", "ignore"])]
+    pub sdnotify: String,
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     pub interactive: bool,
@@ -153,6 +161,10 @@ pub struct ContainerCreateArgs {
     /// An entrypoint of several words (compose's list form); wins over `--entrypoint`.
     #[arg(skip)]
     pub entrypoint_args: Option<Vec<String>>,
+    /// The command line as typed (`run`/`create` only, not compose), kept in the record so
+    /// that `generate systemd --new` can repeat it.
+    #[arg(skip)]
+    pub command_line: Vec<String>,
 }
 
 /// What `run --help` and the man page say about confinement (kept in step with
@@ -210,6 +222,9 @@ pub struct ContainerStopArgs {
     /// Seconds to wait before killing the container
     #[arg(short, long, value_name = "SECONDS")]
     pub time: Option<u32>,
+    /// Ignore errors when a specified container is missing
+    #[arg(short, long)]
+    pub ignore: bool,
     /// Containers
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -235,6 +250,9 @@ pub struct ContainerRmArgs {
     /// Remove anonymous volumes associated with the container
     #[arg(short, long)]
     pub volumes: bool,
+    /// Ignore errors when a specified container is missing
+    #[arg(short, long)]
+    pub ignore: bool,
     /// Containers
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,

@@ -12,6 +12,7 @@ mod pod;
 mod registry;
 mod shared;
 mod system;
+mod systemd;
 mod volume;
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ pub use pod::*;
 pub use registry::*;
 pub use shared::*;
 pub use system::*;
+pub use systemd::*;
 pub use volume::*;
 
 /// Daemonless, rootless containers that speak Docker's language.
@@ -93,6 +95,11 @@ pub enum Command {
     /// Generate Kubernetes YAML from containers and pods, or play it
     #[command(subcommand)]
     Kube(KubeCommand),
+    /// Generate structured data: systemd units
+    #[command(subcommand)]
+    Generate(GenerateCommand),
+    /// systemd generator: units from Quadlet files (`*.container`, `*.volume`, `*.pod`, `*.kube`)
+    SystemdGenerator(SystemdGeneratorArgs),
 
     /// Create and run a new container from an image
     #[command(disable_help_flag = true, after_long_help = SECURITY_HELP)]
@@ -177,7 +184,7 @@ pub enum Command {
     Monitor(MonitorArgs),
     /// Generate man pages or shell completions (used by install.sh)
     #[command(name = "__generate", hide = true)]
-    Generate(GenerateArgs),
+    GenerateDocs(GenerateArgs),
     /// Hold a pod's network namespace (started by `pod create`, `pod start`, `run --pod`)
     #[command(name = "__pod-infra", hide = true)]
     PodInfra(PodInfraArgs),

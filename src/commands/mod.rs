@@ -5,6 +5,7 @@
 
 mod compose;
 mod container;
+mod generate;
 mod image;
 mod internal;
 mod kube;
@@ -18,8 +19,8 @@ mod volume;
 use anyhow::Context as _;
 
 use crate::cli::{
-    BuilderCommand, Command, ContainerCommand, HealthcheckCommand, ImageCommand, PodCommand,
-    SystemCommand, VolumeCommand,
+    BuilderCommand, Command, ContainerCommand, GenerateCommand, HealthcheckCommand, ImageCommand,
+    PodCommand, SystemCommand, VolumeCommand,
 };
 use crate::context::Context;
 use crate::storage::Store;
@@ -43,6 +44,10 @@ impl ExitStatus {
 /// Runs one command: enters berth's namespace when the command changes the store, then
 /// dispatches. Errors are printed here, once.
 pub fn run(command: Command, cx: &Context) -> ExitStatus {
+    if let Err(error) = replace_first(&command, cx) {
+        cx.printer.error(&format!("{error:#}"));
+        return ExitStatus::TOOL_ERROR;
+    }
     let entered = if needs_namespace(&command) {
         let alongside = match container::network_owner(&command, cx) {
             Ok(owner) => owner,
@@ -81,6 +86,23 @@ pub fn run(command: Command, cx: &Context) -> ExitStatus {
             ExitStatus::FAILURE
         }
     }
+}
+
+/// `run --replace` / `create --replace`: the old container goes before berth enters its
+/// namespace (stopping it is the namespace owner's job, as for `rm -f`).
+fn replace_first(command: &Command, cx: &Context) -> anyhow::Result<()> {
+    let args = match command {
+        Command::Run(args) | Command::Container(ContainerCommand::Run(args)) => &args.create,
+        Command::Create(args) | Command::Container(ContainerCommand::Create(args)) => args,
+        _ => return Ok(()),
+    };
+    if !args.replace {
+        return Ok(());
+    }
+    let Some(name) = &args.name else {
+        anyhow::bail!("cannot replace a container without --name: --replace needs --name");
+    };
+    container::rm::replace(&Session { cx, entered: None }, name)
 }
 
 /// Commands that write layers or remove them run as root of berth's user namespace (layer
@@ -137,7 +159,9 @@ fn needs_namespace(command: &Command) -> bool {
         | Command::Inspect(_)
         | Command::Info(_)
         | Command::Version(_)
+        | Command::GenerateDocs(_)
         | Command::Generate(_)
+        | Command::SystemdGenerator(_)
         | Command::Stop(_)
         | Command::Restart(_)
         | Command::Kill(_)
@@ -296,6 +320,8 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Info(args) => system::info::run(args, session),
         Command::Version(args) => version::run(args, session),
         Command::Unshare(args) => system::unshare::run(args, session),
-        Command::Generate(args) => internal::generate::run(args, session),
+        Command::GenerateDocs(args) => internal::generate::run(args, session),
+        Command::Generate(GenerateCommand::Systemd(args)) => generate::systemd(args, session),
+        Command::SystemdGenerator(args) => generate::generator(args, session),
     }
 }

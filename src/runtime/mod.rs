@@ -118,6 +118,8 @@ pub struct Runtime {
     pub state_root: PathBuf,
     /// The user namespace maps only our own ID.
     pub single_id: bool,
+    /// systemd's `NOTIFY_SOCKET`, when berth runs under a `Type=notify` unit.
+    pub notify_socket: Option<std::ffi::OsString>,
 }
 
 /// Whether the container's process is still the one the record names.

@@ -26,7 +26,7 @@ use super::logs::{LogWriter, Stream};
 use super::network::{self, Network};
 use super::spec::{ResolvedMount, SpecInputs};
 use super::{Runtime, RuntimeError, console, etc, health, launch, probe, rootfs, spec, user};
-use crate::storage::containers::{ContainerRecord, Health, Status};
+use crate::storage::containers::{ContainerRecord, Health, SdNotify, Status};
 use crate::util;
 
 /// How the container's streams are handled.
@@ -353,6 +353,7 @@ fn run_once(
         report(ready, "ok");
         release_startup_code();
     }
+    notify_systemd(runtime, record);
     // Without a healthcheck this stays None, and the loop does no health work at all.
     let mut checks = probe::Checks::new(runtime, &started?);
     let attached = matches!(mode, Mode::Attached { .. });
@@ -828,6 +829,24 @@ pub(super) fn check_command(
         Err(RuntimeError::CannotInvoke(command.clone()))
     } else {
         Err(RuntimeError::NotFound(command.clone()))
+    }
+}
+
+/// Tells systemd, under a `Type=notify` unit, that the container runs: we (the monitor, or a
+/// foreground `run`) are the unit's main process, the one that lives as long as the
+/// container. With `--sdnotify=container` the application sends `READY=1` itself.
+fn notify_systemd(runtime: &Runtime, record: &ContainerRecord) {
+    let Some(socket) = &runtime.notify_socket else {
+        return;
+    };
+    let pid = std::process::id();
+    let message = match record.host_config.sdnotify {
+        SdNotify::Conmon => format!("MAINPID={pid}\nREADY=1"),
+        SdNotify::Container => format!("MAINPID={pid}"),
+        SdNotify::Ignore => return,
+    };
+    if let Err(error) = util::sdnotify::notify(socket, &message) {
+        tracing::warn!(container = %record.id, %error, "cannot notify systemd");
     }
 }
 

@@ -273,6 +273,22 @@ pub struct HostConfig {
     /// `--network-alias`: more names for the container in its pod's /etc/hosts.
     #[serde(default)]
     pub network_aliases: Vec<String>,
+    /// `--sdnotify`: who tells systemd (through `NOTIFY_SOCKET`) that the container is ready.
+    #[serde(default)]
+    pub sdnotify: SdNotify,
+}
+
+/// `--sdnotify`. Records made before it existed, and build containers, ignore the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SdNotify {
+    /// berth's supervisor (the monitor, or a foreground `run`) sends `MAINPID` and `READY=1`.
+    Conmon,
+    /// The socket is passed into the container; the application sends `READY=1` itself.
+    Container,
+    /// Nothing is sent, and the container does not see the socket.
+    #[default]
+    Ignore,
 }
 
 /// One published port (a range is kept as one mapping per port).
@@ -421,6 +437,10 @@ pub struct ContainerRecord {
     pub host_config: HostConfig,
     /// Its state.
     pub state: State,
+    /// The `run`/`create` command line that made it (argv without the program), for
+    /// `generate systemd --new`; empty for containers made by compose or a build.
+    #[serde(default)]
+    pub create_command: Vec<String>,
 }
 
 impl Store {

@@ -5,3 +5,4 @@ pub mod human;
 pub mod ids;
 pub mod names;
 pub mod process;
+pub mod sdnotify;

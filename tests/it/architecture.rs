@@ -12,7 +12,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
             "commands",
             &[
                 "cli", "context", "output", "config", "image", "registry", "build", "runtime",
-                "compose", "kube", "storage", "oci", "util", "userns", "env",
+                "compose", "kube", "storage", "oci", "util", "userns", "env", "systemd",
             ][..],
         ),
         ("cli", &[][..]),
@@ -42,6 +42,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("util", &[][..]),
         ("compose", &["oci"][..]),
         ("kube", &["oci"][..]),
+        ("systemd", &[][..]),
     ])
 }
 

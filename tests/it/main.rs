@@ -27,3 +27,4 @@ mod layers;
 mod network;
 mod registry;
 mod system;
+mod systemd;

@@ -148,7 +148,10 @@ fn reset_prompts_then_empties_the_store() {
     };
     assert!(!running().is_empty());
     cx.ok(["system", "reset", "-f"]);
-    assert!(running().is_empty(), "nothing of the store runs after reset");
+    assert!(
+        running().is_empty(),
+        "nothing of the store runs after reset"
+    );
     assert!(cx.ok(["images", "-q"]).is_empty());
     assert_eq!(
         fs_err::read_dir(cx.root().join("layers")).unwrap().count(),

@@ -222,6 +222,8 @@ fn create_args(plan: &ContainerPlan<'_>) -> anyhow::Result<ContainerCreateArgs> 
     flag("--name", plan.name.clone());
     flag("--pod", plan.pod_id.to_owned());
     flag("--network-alias", service.name.clone());
+    // A project's containers are not the unit's main process: `compose up` is.
+    flag("--sdnotify", "ignore".to_owned());
     let mut labels = service.labels.clone();
     labels.insert(PROJECT_LABEL.to_owned(), project.name.clone());
     labels.insert(SERVICE_LABEL.to_owned(), service.name.clone());

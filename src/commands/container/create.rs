@@ -14,12 +14,16 @@ use crate::oci::Digest;
 use crate::runtime::{self, network};
 use crate::storage::containers::{
     ContainerConfig, ContainerRecord, HealthConfig, HostConfig, MountSpec, Resources,
-    RestartPolicy, State,
+    RestartPolicy, SdNotify, State,
 };
 use crate::storage::{Store, WriteLock};
 use crate::util::{self, names};
 
-pub(crate) fn run(args: ContainerCreateArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(
+    mut args: ContainerCreateArgs,
+    session: &Session<'_>,
+) -> anyhow::Result<ExitStatus> {
+    args.command_line = std::env::args().skip(1).collect();
     let store = session.store()?;
     let record = create(&store, &args)?;
     session.cx.printer.line(&record.id);
@@ -68,7 +72,7 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
         bail!("no command specified");
     }
 
-    let env = environment(
+    let mut env = environment(
         image_config.env.clone().unwrap_or_default(),
         &args.env_file,
         &args.env,
@@ -151,6 +155,7 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
             });
         }
     }
+    let sdnotify = sdnotify(args, &mut mounts, &mut env)?;
     let restart = parse_restart(&args.restart)?;
     let healthcheck = healthcheck(args, image_config.healthcheck.as_ref())?;
     if restart.name != "no" && args.rm {
@@ -229,8 +234,10 @@ pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Resul
             dns_options: args.dns_option.clone(),
             extra_hosts: args.add_host.clone(),
             network_aliases: args.network_alias.clone(),
+            sdnotify,
         },
         state: State::default(),
+        create_command: args.command_line.clone(),
     };
     crate::runtime::security::capability_set(&args.cap_add, &args.cap_drop, args.privileged)?;
     for mount in record
@@ -308,6 +315,45 @@ fn healthcheck(
         None if own == HealthConfig::default() => None,
         None => Some(own),
     })
+}
+
+/// `--sdnotify`. For `container`, the host's `NOTIFY_SOCKET` is bound into the container at
+/// Podman's path and named there, so the application reports readiness itself; otherwise
+/// the container never sees the socket (systemd would take its messages for the unit's).
+fn sdnotify(
+    args: &ContainerCreateArgs,
+    mounts: &mut Vec<MountSpec>,
+    env: &mut Vec<String>,
+) -> anyhow::Result<SdNotify> {
+    const INSIDE: &str = "/run/notify/notify.sock";
+    env.retain(|e| !e.starts_with("NOTIFY_SOCKET="));
+    let mode = match args.sdnotify.as_str() {
+        "container" => SdNotify::Container,
+        "ignore" => SdNotify::Ignore,
+        _ => SdNotify::Conmon,
+    };
+    if mode != SdNotify::Container {
+        return Ok(mode);
+    }
+    let Some(socket) = std::env::var_os(crate::env::NOTIFY_SOCKET) else {
+        return Ok(mode);
+    };
+    let socket = socket.to_string_lossy().into_owned();
+    if socket.starts_with('@') {
+        bail!(
+            "--sdnotify=container needs a NOTIFY_SOCKET path: the abstract socket `{socket}` cannot be passed into a container"
+        );
+    }
+    mounts.push(MountSpec {
+        kind: "bind".to_owned(),
+        source: socket,
+        destination: INSIDE.to_owned(),
+        read_only: false,
+        options: Vec::new(),
+        anonymous: false,
+    });
+    env.push(format!("NOTIFY_SOCKET={INSIDE}"));
+    Ok(mode)
 }
 
 /// `512m`, `1g`, `1024k`, `100000` (bytes), as Docker reads `--memory`.

@@ -146,6 +146,7 @@ pub(crate) fn runtime(session: &Session<'_>, store: Store) -> Runtime {
         store,
         state_root: session.cx.runtime_root.join("libcontainer"),
         single_id: crate::userns::is_single_id(),
+        notify_socket: std::env::var_os(crate::env::NOTIFY_SOCKET).filter(|s| !s.is_empty()),
     }
 }
 

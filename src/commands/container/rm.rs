@@ -17,6 +17,9 @@ use crate::storage::containers::ContainerRecord;
 pub(crate) fn run(args: ContainerRmArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
     let printer = &session.cx.printer;
     let Some(store) = existing_store(session) else {
+        if args.ignore {
+            return Ok(ExitStatus::SUCCESS);
+        }
         for text in &args.containers {
             printer.error(&super::NoSuchContainer(text.clone()).to_string());
         }
@@ -27,6 +30,7 @@ pub(crate) fn run(args: ContainerRmArgs, session: &Session<'_>) -> anyhow::Resul
     for text in &args.containers {
         match prepare(&store, text, args.force) {
             Ok(record) => doomed.push((text.clone(), record)),
+            Err(error) if args.ignore && error.is::<super::NoSuchContainer>() => {}
             Err(error) => {
                 printer.error(&format!("{error:#}"));
                 status = ExitStatus::FAILURE;
@@ -75,6 +79,57 @@ pub(crate) fn prepare(store: &Store, text: &str, force: bool) -> anyhow::Result<
         runtime::wait_for_record(store, &record.id, Some(Duration::from_secs(5)));
     }
     Ok(record)
+}
+
+/// `run --replace` / `create --replace`: stops the container called `name` (its stop signal,
+/// then SIGKILL after its timeout) and removes it, so that a unit restarted after its berth
+/// was killed starts afresh. Runs before berth enters its namespace, as `rm -f` does: only
+/// the namespace's owner may signal every process of a container.
+pub(crate) fn replace(session: &Session<'_>, name: &str) -> anyhow::Result<()> {
+    let Some(store) = existing_store(session) else {
+        return Ok(());
+    };
+    let Some(record) = store
+        .list_containers()?
+        .into_iter()
+        .find(|r| r.name == name)
+    else {
+        return Ok(());
+    };
+    let record = runtime::reconcile(&store, record);
+    if runtime::is_running(&record) {
+        let signal = runtime::parse_signal(&record.config.stop_signal)?;
+        let timeout = Duration::from_secs(u64::from(record.config.stop_timeout.unwrap_or(10)));
+        runtime::stop(&store, &record.id, signal, timeout)?;
+    }
+    // Its monitor unmounts and, with --rm, removes the container itself: let it finish.
+    if let Some(pid) = record.state.monitor_pid {
+        crate::util::process::wait_for_exit(
+            pid,
+            record.state.monitor_start,
+            Duration::from_secs(10),
+        );
+    }
+    if store.load_container(&record.id).is_err() {
+        return Ok(());
+    }
+    let code = crate::userns::run_in_namespace(|| {
+        match remove_records(
+            &super::runtime(session, store.clone()),
+            std::slice::from_ref(&record),
+            true,
+        ) {
+            Ok(()) => 0,
+            Err(error) => {
+                session.cx.printer.error(&format!("{error:#}"));
+                1
+            }
+        }
+    })?;
+    if code != 0 {
+        bail!("cannot replace container `{name}`: removing it failed");
+    }
+    Ok(())
 }
 
 /// Removes the containers' directories (and with `volumes`, their anonymous volumes), and

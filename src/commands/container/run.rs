@@ -6,7 +6,8 @@ use super::{create, runtime};
 use crate::cli::ContainerRunArgs;
 use crate::runtime::monitor::{self, Mode};
 
-pub(crate) fn run(args: ContainerRunArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(mut args: ContainerRunArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
+    args.create.command_line = std::env::args().skip(1).collect();
     let store = session.store()?;
     let record = match create::create(&store, &args.create) {
         Ok(record) => record,

@@ -5,6 +5,7 @@ use super::{resolve, runtime};
 use crate::cli::ContainerStartArgs;
 use crate::runtime::monitor::{self, Mode};
 use crate::runtime::{self as rt};
+use crate::storage::containers::SdNotify;
 
 pub(crate) fn run(args: ContainerStartArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
     let store = session.store()?;
@@ -37,6 +38,14 @@ pub(crate) fn run(args: ContainerStartArgs, session: &Session<'_>) -> anyhow::Re
         |_, record, text| {
             if !rt::is_running(&record) {
                 monitor::spawn_monitor(&runtime, &record.id)?;
+            } else if let (Some(socket), Some(pid), SdNotify::Conmon) = (
+                &runtime.notify_socket,
+                record.state.monitor_pid,
+                record.host_config.sdnotify,
+            ) {
+                // Already running (its pod's unit started it): its monitor is still the
+                // unit's main process, and systemd waits for word that it is ready.
+                crate::util::sdnotify::notify(socket, &format!("MAINPID={pid}\nREADY=1"))?;
             }
             Ok(text.to_owned())
         },

@@ -26,9 +26,25 @@ fn stop_all(
     session: &Session<'_>,
     restart: bool,
 ) -> anyhow::Result<ExitStatus> {
+    // --ignore (for systemd's ExecStop, which runs after `run --rm` removed the container):
+    // missing containers are skipped, silently.
+    let containers: Vec<String> = if args.ignore {
+        let store = super::existing_store(session);
+        args.containers
+            .iter()
+            .filter(|text| {
+                store
+                    .as_ref()
+                    .is_some_and(|store| super::resolve(store, text).is_ok())
+            })
+            .cloned()
+            .collect()
+    } else {
+        args.containers.clone()
+    };
     Ok(for_each_container(
         session,
-        &args.containers,
+        &containers,
         |store, record, text| {
             let signal = runtime::parse_signal(
                 args.signal.as_deref().unwrap_or(&record.config.stop_signal),
