@@ -17,7 +17,8 @@ PEER=podman-compose
 # shellcheck source=contrib/bench/lib.sh
 . contrib/bench/lib.sh
 
-python3 -m venv "$WORK/venv" >/dev/null
+# Debian's python, not one of root's own (pyenv under /root): the user must run the venv.
+/usr/bin/python3 -m venv "$WORK/venv" >/dev/null
 "$WORK/venv/bin/pip" install -q podman-compose
 chown -R "$USER_NAME" "$WORK/venv"
 mkdir -p "$WORK/app"
@@ -50,7 +51,7 @@ for tool in b p; do
   if [ $tool = b ]; then c=$BC; else c=$PC; fi
   cat >"$WORK/up-$tool.sh" <<EOS
 #!/bin/sh
-$c up -d >/dev/null 2>&1
+$c up -d >/dev/null
 EOS
   cat >"$WORK/down-$tool.sh" <<EOS
 #!/bin/sh
@@ -62,8 +63,12 @@ chmod +x "$WORK"/up-*.sh "$WORK"/down-*.sh; chown "$USER_NAME" "$WORK"/*.sh
 
 # up -d is measured from a project that is down (prepared by a down), down from one that is up.
 updown() { # name, berth script, peer script, prepare berth, prepare peer
-  as_user hyperfine -N -w 2 -r "$RUNS" --prepare "$4" --export-json "$WORK/b.json" "$2" >/dev/null 2>&1
-  as_user hyperfine -N -w 2 -r "$RUNS" --prepare "$5" --export-json "$WORK/p.json" "$3" >/dev/null 2>&1
+  as_user hyperfine -N -w 2 -r "$RUNS" --prepare "$4" --export-json "$WORK/b.json" "$2" >"$WORK/h.log" 2>&1 ||
+    { tail -20 "$WORK/h.log"; sh -x "$2"; exit 1; }
+  as_user "$WORK/down-b.sh" # both publish the same port: one project at a time
+  as_user hyperfine -N -w 2 -r "$RUNS" --prepare "$5" --export-json "$WORK/p.json" "$3" >"$WORK/h.log" 2>&1 ||
+    { tail -20 "$WORK/h.log"; as_user sh -x "$3"; exit 1; }
+  as_user "$WORK/down-p.sh"
   local b p
   b=$(median "$WORK/b.json"); p=$(median "$WORK/p.json")
   printf '%-40s berth %8.1f ms   %s %8.1f ms   ratio %.3f\n' "$1" "$b" "$PEER" "$p" "$(echo "$b/$p" | bc -l)"
@@ -71,4 +76,3 @@ updown() { # name, berth script, peer script, prepare berth, prepare peer
 echo "== timings (median of $RUNS), three services, images present"
 updown "compose up -d" "$WORK/up-b.sh" "$WORK/up-p.sh" "$WORK/down-b.sh" "$WORK/down-p.sh"
 updown "compose down" "$WORK/down-b.sh" "$WORK/down-p.sh" "$WORK/up-b.sh" "$WORK/up-p.sh"
-as_user "$WORK/down-b.sh"; as_user "$WORK/down-p.sh"
