@@ -652,3 +652,104 @@ fn tls_registry_needs_its_ca_in_certs_d() {
     // The registry itself refuses plain HTTP: HTTPS was used.
     cx.ok(["push", "--tls-verify", &name]);
 }
+
+/// Builds `FROM name` plus a `/version` file holding `version` in `cx`, under `name` itself,
+/// and pushes it: the registry's tag moves to a new image.
+fn push_version(cx: &TestContext, name: &str, version: &str) {
+    cx.write_file("version", format!("{version}\n").as_bytes());
+    let dockerfile = cx.write_file(
+        "Dockerfile",
+        format!("FROM {name}\nCOPY version /version\n").as_bytes(),
+    );
+    cx.ok([
+        "build".as_ref(),
+        "-q".as_ref(),
+        "-t".as_ref(),
+        name.as_ref(),
+        "-f".as_ref(),
+        dockerfile.as_os_str(),
+        cx.work().as_os_str(),
+    ]);
+    cx.ok(["push", name]);
+}
+
+#[test]
+fn pull_policy_always_missing_never() {
+    require_users!();
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    let name = registry.image("test/policy:1");
+    push_busybox(&cx, &name);
+
+    // never: a missing image is Docker's error, and nothing is pulled.
+    let absent = registry.image("test/absent:1");
+    for verb in ["run", "create"] {
+        let run = cx
+            .run([verb, "--pull", "never", &absent, "true"])
+            .failure_with(&format!("No such image: {absent}"));
+        assert_eq!(run.code(), 125, "{}", run.describe());
+        assert!(
+            !run.stderr().contains("Unable to find"),
+            "{}",
+            run.describe()
+        );
+    }
+    let run = cx
+        .run(["run", "--pull", "never", "--rm", &name, "true"])
+        .success();
+    assert!(!run.stderr().contains("Status:"), "{}", run.describe());
+    let never = cx.write_file("Dockerfile", format!("FROM {absent}\n").as_bytes());
+    cx.run([
+        "build".as_ref(),
+        "--pull=never".as_ref(),
+        "-f".as_ref(),
+        never.as_os_str(),
+        cx.work().as_os_str(),
+    ])
+    .failure_with(&format!("No such image: {absent}"));
+
+    // Another user moves the tag; `build --pull` (always) follows it.
+    let other = TestContext::new(User::Sub);
+    other.import_busybox(&name);
+    push_version(&other, &name, "two");
+    let dockerfile = cx.write_file(
+        "Dockerfile",
+        format!("FROM {name}\nCMD [\"cat\", \"/version\"]\n").as_bytes(),
+    );
+    cx.ok([
+        "build".as_ref(),
+        "-q".as_ref(),
+        "--pull".as_ref(),
+        "-t".as_ref(),
+        "derived".as_ref(),
+        "-f".as_ref(),
+        dockerfile.as_os_str(),
+        cx.work().as_os_str(),
+    ]);
+    assert_eq!(cx.ok(["run", "--rm", "derived"]), "two\n");
+
+    // And `run --pull always` too, then finds it up to date.
+    push_version(&other, &name, "three");
+    let run = cx
+        .run(["run", "--pull", "always", "--rm", &name, "cat", "/version"])
+        .success();
+    assert_eq!(run.stdout(), "three\n", "{}", run.describe());
+    assert!(
+        run.stderr()
+            .contains(&format!("Status: Downloaded newer image for {name}\n"))
+            && !run.stderr().contains("Unable to find"),
+        "{}",
+        run.describe()
+    );
+    let run = cx
+        .run(["create", "--pull", "always", &name, "true"])
+        .success();
+    assert!(
+        run.stderr()
+            .contains(&format!("Status: Image is up to date for {name}\n")),
+        "{}",
+        run.describe()
+    );
+}
