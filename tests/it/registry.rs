@@ -753,3 +753,59 @@ fn pull_policy_always_missing_never() {
         run.describe()
     );
 }
+
+#[test]
+fn bearer_token_flow_anonymous_pull_and_login_push() {
+    let Some((registry, tokens)) = Registry::start_with_token_auth("tester", "s3cret") else {
+        return;
+    };
+    let cx = TestContext::new(User::Root);
+    let name = registry.image("private/busybox:1");
+    cx.import_busybox(&name);
+    // Anonymous tokens carry pull access only: the push is refused, with the hint.
+    cx.run(["push", &name])
+        .failure_with("unauthorized: authentication required")
+        .failure_with(&format!("berth login {}", registry.host));
+    cx.run_with_stdin(
+        ["login", "-u", "tester", "--password-stdin", &registry.host],
+        b"wrong\n",
+    )
+    .failure_with("incorrect username or password");
+    cx.run_with_stdin(
+        ["login", "-u", "tester", "--password-stdin", &registry.host],
+        b"s3cret\n",
+    )
+    .success();
+    cx.ok(["push", &name]);
+    let pushed = tokens.requests();
+    assert!(
+        pushed
+            .iter()
+            .any(|request| request.user.as_deref() == Some("tester")
+                && request.scope == "repository:private/busybox:pull,push"
+                && request
+                    .granted
+                    .as_ref()
+                    .is_some_and(|granted| granted.contains(&"push".to_owned()))),
+        "{pushed:#?}"
+    );
+
+    // Someone else, not logged in, pulls with an anonymous token.
+    let other = TestContext::new(User::Root);
+    let before = tokens.requests().len();
+    let pulled = other.ok(["pull", &name]);
+    assert!(
+        pulled.contains("Status: Downloaded newer image"),
+        "{pulled}"
+    );
+    let asked = tokens.requests().split_off(before);
+    assert!(!asked.is_empty(), "no token was fetched");
+    for request in &asked {
+        assert_eq!(request.user, None, "{asked:#?}");
+        assert_eq!(
+            request.scope, "repository:private/busybox:pull",
+            "{asked:#?}"
+        );
+        assert_eq!(request.granted, Some(vec!["pull".to_owned()]), "{asked:#?}");
+    }
+}
