@@ -1,6 +1,7 @@
-//! `push`: every blob the registry lacks (asked with HEAD) is uploaded monolithically
-//! (`POST` an upload session, then one `PUT …?digest=` streaming the store's file), the config
-//! too, then the manifest with its bytes exactly as stored, so its digest is the same there.
+//! `push`: every blob the registry lacks (asked with HEAD) is mounted from another repository
+//! of the registry that the image is also named in, else uploaded monolithically (`POST` an
+//! upload session, then one `PUT …?digest=` streaming the store's file), the config too, then
+//! the manifest with its bytes exactly as stored, so its digest is the same there.
 //!
 //! Layers go up as they are stored: berth keeps imported and built layers uncompressed
 //! (`application/vnd.oci.image.layer.v1.tar`, digest = diff ID) and registries accept those,
@@ -30,6 +31,20 @@ pub struct PushOptions {
     pub client: ClientOptions,
     /// Parallel uploads.
     pub jobs: usize,
+    /// The image's other names: where one is a repository of the destination's registry, the
+    /// registry has the image's blobs there (it was pulled from or pushed to it), and they are
+    /// mounted rather than uploaded again.
+    pub mount_from: Vec<Reference>,
+}
+
+/// What happened to one blob.
+enum Uploaded {
+    /// The registry had it.
+    Exists,
+    /// Linked from another repository of the registry.
+    Mounted(String),
+    /// Sent.
+    Pushed,
 }
 
 /// What a push did.
@@ -86,21 +101,34 @@ pub fn push(
             reporter.layer(&layer.digest, PushEvent::Preparing);
         }
         let client = &client;
-        let mut uploads =
-            futures_util::stream::iter(layers.iter().map(|layer| async move {
-                (layer, upload_blob(client, store, &layer.digest).await)
-            }))
-            .buffer_unordered(options.jobs.max(1));
+        let mut sources: Vec<String> = options
+            .mount_from
+            .iter()
+            .filter(|name| {
+                name.registry() == destination.registry()
+                    && name.repository() != destination.repository()
+            })
+            .map(|name| name.repository().to_owned())
+            .collect();
+        sources.dedup();
+        let sources = &sources;
+        let mut uploads = futures_util::stream::iter(layers.iter().map(|layer| async move {
+            (
+                layer,
+                upload_blob(client, store, &layer.digest, sources).await,
+            )
+        }))
+        .buffer_unordered(options.jobs.max(1));
         while let Some((layer, result)) = uploads.next().await {
-            let event = if result? {
-                PushEvent::Pushed
-            } else {
-                PushEvent::AlreadyExists
+            let event = match result? {
+                Uploaded::Exists => PushEvent::AlreadyExists,
+                Uploaded::Mounted(from) => PushEvent::Mounted { from },
+                Uploaded::Pushed => PushEvent::Pushed,
             };
             reporter.layer(&layer.digest, event);
         }
         drop(uploads);
-        upload_blob(client, store, &document.config.digest).await?;
+        upload_blob(client, store, &document.config.digest, sources).await?;
 
         let (request, url) = client.request(Method::PUT, &format!("manifests/{tag}"));
         let response = request
@@ -123,26 +151,58 @@ pub fn push(
     })
 }
 
-/// Uploads one blob unless the registry has it. Returns whether it was sent.
+/// Uploads one blob unless the registry has it, mounting it from one of `sources` (other
+/// repositories of the registry) when the registry can.
 async fn upload_blob(
     client: &Client,
     store: &Store,
     digest: &Digest,
-) -> Result<bool, RegistryError> {
+    sources: &[String],
+) -> Result<Uploaded, RegistryError> {
     let response = client
         .send(Method::HEAD, &format!("blobs/{digest}"), |request| request)
         .await?;
     if response.status().is_success() {
-        return Ok(false);
+        return Ok(Uploaded::Exists);
     }
     if response.status() != StatusCode::NOT_FOUND {
         return Err(client.fail(response).await);
     }
-    let response = client
-        .send(Method::POST, "blobs/uploads/", |request| {
-            request.header(CONTENT_LENGTH, "0")
-        })
-        .await?;
+    let mut session = None;
+    for source in sources {
+        // Digests and repository names need no escaping in a query.
+        let path = format!("blobs/uploads/?mount={digest}&from={source}");
+        let response = client
+            .send(Method::POST, &path, |request| {
+                request.header(CONTENT_LENGTH, "0")
+            })
+            .await?;
+        match response.status() {
+            StatusCode::CREATED => {
+                tracing::debug!(blob = %digest, from = %source, "blob mounted");
+                return Ok(Uploaded::Mounted(source.clone()));
+            }
+            // Not there, or not ours to read: the answer opened an ordinary upload (OCI
+            // distribution spec, "Mounting a blob from another repository").
+            StatusCode::ACCEPTED => {
+                tracing::debug!(blob = %digest, from = %source, "mount refused, uploading");
+                session = Some(response);
+                break;
+            }
+            // A registry (or token) that refuses the mount: upload as if we had not asked.
+            status => tracing::debug!(blob = %digest, from = %source, %status, "mount failed"),
+        }
+    }
+    let response = match session {
+        Some(response) => response,
+        None => {
+            client
+                .send(Method::POST, "blobs/uploads/", |request| {
+                    request.header(CONTENT_LENGTH, "0")
+                })
+                .await?
+        }
+    };
     if response.status() != StatusCode::ACCEPTED {
         return Err(client.fail(response).await);
     }
@@ -178,5 +238,5 @@ async fn upload_blob(
     if !response.status().is_success() {
         return Err(client.fail(response).await);
     }
-    Ok(true)
+    Ok(Uploaded::Pushed)
 }

@@ -777,6 +777,8 @@ fn bearer_token_flow_anonymous_pull_and_login_push() {
     )
     .success();
     cx.ok(["push", &name]);
+    // A token for one repository cannot mount from another: the push falls back to uploading.
+    cx.ok(["push", &name, &registry.image("private/copy:1")]);
     let pushed = tokens.requests();
     assert!(
         pushed
@@ -808,4 +810,24 @@ fn bearer_token_flow_anonymous_pull_and_login_push() {
         );
         assert_eq!(request.granted, Some(vec!["pull".to_owned()]), "{asked:#?}");
     }
+}
+
+#[test]
+fn push_to_a_second_repository_mounts_the_blobs() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Root);
+    let first = registry.image("test/first:1");
+    push_busybox(&cx, &first);
+    let second = registry.image("test/second:1");
+    let pushed = cx.ok(["push", &first, &second]);
+    assert!(pushed.contains(": Mounted from test/first\n"), "{pushed}");
+    assert!(!pushed.contains(": Pushed\n"), "{pushed}");
+    let other = TestContext::new(User::Root);
+    other.ok(["pull", "-q", &second]);
+    assert_eq!(
+        other.ok(["run", "--rm", &second, "echo", "mounted"]),
+        "mounted\n"
+    );
 }

@@ -234,6 +234,10 @@ impl PushReporter for Lines<'_> {
             PushEvent::Preparing => "Preparing",
             PushEvent::AlreadyExists => "Layer already exists",
             PushEvent::Pushed => "Pushed",
+            PushEvent::Mounted { from } => {
+                self.emit(&format!("{}: Mounted from {from}", layer.short()));
+                return;
+            }
             PushEvent::Pushing => return,
         };
         self.emit(&format!("{}: {text}", layer.short()));
