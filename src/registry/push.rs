@@ -1,6 +1,7 @@
 //! `push`: every blob the registry lacks (asked with HEAD) is mounted from another repository
-//! of the registry that the image is also named in, else uploaded monolithically (`POST` an
-//! upload session, then one `PUT …?digest=` streaming the store's file), the config too, then
+//! of the registry that the image is also named in, else uploaded (`POST` an upload session,
+//! then one `PUT …?digest=` streaming the store's file, or for a large blob `PATCH`es of
+//! chunks before an empty `PUT`), the config too, then
 //! the manifest with its bytes exactly as stored, so its digest is the same there.
 //!
 //! Layers go up as they are stored: berth keeps imported and built layers uncompressed
@@ -10,7 +11,7 @@
 use std::collections::HashSet;
 
 use futures_util::StreamExt as _;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 
 use super::RegistryError;
@@ -206,6 +207,40 @@ async fn upload_blob(
     if response.status() != StatusCode::ACCEPTED {
         return Err(client.fail(response).await);
     }
+    let mut url = upload_location(&response)?;
+    let size = store.blob_size(digest)?;
+    let file = store.open_blob(digest)?.into_file();
+    let (body, sent) = if size > CHUNK_SIZE {
+        url = upload_chunks(client, file, size, url).await?;
+        (reqwest::Body::from(Vec::new()), 0)
+    } else {
+        (reqwest::Body::from(tokio::fs::File::from_std(file)), size)
+    };
+    url.query_pairs_mut()
+        .append_pair("digest", &digest.to_string());
+    let (request, url) = client.request(Method::PUT, url.as_str());
+    let response = request
+        .header(CONTENT_TYPE, "application/octet-stream")
+        .header(CONTENT_LENGTH, sent)
+        .body(body)
+        .send()
+        .await
+        .map_err(|source| RegistryError::Request { url, source })?;
+    if !response.status().is_success() {
+        return Err(client.fail(response).await);
+    }
+    Ok(Uploaded::Pushed)
+}
+
+/// Blobs larger than this go up in chunks of this size: a proxy in front of a registry may
+/// cap a request's body (Cloudflare's is 100 MB), and the memory a chunk costs is bounded by
+/// [`PIECE`], not by it.
+const CHUNK_SIZE: u64 = 32 << 20;
+/// How much of a chunk is read from the store at a time.
+const PIECE: u64 = 256 << 10;
+
+/// The upload session's URL, from the `Location` of an answer that opened or continued it.
+fn upload_location(response: &reqwest::Response) -> Result<reqwest::Url, RegistryError> {
     let location = response
         .headers()
         .get(LOCATION)
@@ -215,28 +250,68 @@ async fn upload_blob(
             status: response.status().as_u16(),
             message: "the upload answer has no Location".to_owned(),
         })?;
-    let mut url = response
+    response
         .url()
         .join(location)
         .map_err(|error| RegistryError::Api {
             url: response.url().to_string(),
             status: response.status().as_u16(),
             message: format!("invalid upload Location `{location}`: {error}"),
-        })?;
-    url.query_pairs_mut()
-        .append_pair("digest", &digest.to_string());
-    let size = store.blob_size(digest)?;
-    let file = tokio::fs::File::from_std(store.open_blob(digest)?.into_file());
-    let (request, url) = client.request(Method::PUT, url.as_str());
-    let response = request
-        .header(CONTENT_TYPE, "application/octet-stream")
-        .header(CONTENT_LENGTH, size)
-        .body(reqwest::Body::from(file))
-        .send()
-        .await
-        .map_err(|source| RegistryError::Request { url, source })?;
-    if !response.status().is_success() {
-        return Err(client.fail(response).await);
+        })
+}
+
+/// Sends `file` (`size` bytes) to the upload session at `url` as a series of `PATCH`es with
+/// `Content-Range` (the distribution spec's chunked upload); returns the session's URL for
+/// the closing `PUT`.
+async fn upload_chunks(
+    client: &Client,
+    file: std::fs::File,
+    size: u64,
+    mut url: reqwest::Url,
+) -> Result<reqwest::Url, RegistryError> {
+    let file = std::sync::Arc::new(file);
+    let mut offset = 0;
+    while offset < size {
+        let length = CHUNK_SIZE.min(size - offset);
+        let (request, shown) = client.request(Method::PATCH, url.as_str());
+        let response = request
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, length)
+            .header(CONTENT_RANGE, format!("{offset}-{}", offset + length - 1))
+            .body(chunk_body(std::sync::Arc::clone(&file), offset, length))
+            .send()
+            .await
+            .map_err(|source| RegistryError::Request { url: shown, source })?;
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(client.fail(response).await);
+        }
+        tracing::debug!(offset, length, size, "chunk uploaded");
+        url = upload_location(&response)?;
+        offset += length;
     }
-    Ok(Uploaded::Pushed)
+    Ok(url)
+}
+
+/// `length` bytes of `file` from `offset`, read [`PIECE`] at a time off the runtime's thread.
+fn chunk_body(file: std::sync::Arc<std::fs::File>, offset: u64, length: u64) -> reqwest::Body {
+    let stream = futures_util::stream::try_unfold(
+        (file, offset, length),
+        |(file, offset, left)| async move {
+            if left == 0 {
+                return Ok(None);
+            }
+            let (file, piece) = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt as _;
+                // PIECE fits in usize on every target.
+                let mut piece = vec![0; usize::try_from(left.min(PIECE)).unwrap_or(1 << 18)];
+                file.read_exact_at(&mut piece, offset)?;
+                Ok::<_, std::io::Error>((file, piece))
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            let read = piece.len() as u64;
+            Ok::<_, std::io::Error>(Some((piece, (file, offset + read, left - read))))
+        },
+    );
+    reqwest::Body::wrap_stream(stream)
 }

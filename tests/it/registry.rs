@@ -831,3 +831,31 @@ fn push_to_a_second_repository_mounts_the_blobs() {
         "mounted\n"
     );
 }
+
+#[test]
+fn large_blobs_are_pushed_in_chunks() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Root);
+    // Over the 32 MiB chunk size: two chunks, the second short.
+    let mut data = vec![0u8; 40 << 20];
+    data[(40 << 20) - 1] = b'!';
+    let tar = crate::support::fixtures::TarBuilder::new()
+        .file("big", 0o644, &data)
+        .finish();
+    let tar = cx.write_file("big.tar", &tar);
+    let name = registry.image("test/big:1");
+    cx.ok(["import".as_ref(), tar.as_os_str(), name.as_ref()]);
+    let push = cx.run(["--log-level", "debug", "push", &name]).success();
+    assert_eq!(
+        push.stderr().matches("chunk uploaded").count(),
+        2,
+        "{}",
+        push.describe()
+    );
+    let other = TestContext::new(User::Root);
+    other.ok(["pull", "-q", &name]);
+    let id = cx.ok(["images", "-q", "--no-trunc", &name]);
+    assert_eq!(other.ok(["images", "-q", "--no-trunc", &name]), id);
+}
