@@ -4,7 +4,8 @@
 //! container's upper directory then becomes the step's layer, and the build cache remembers
 //! it under the step's key, so that a hit costs a lookup and no container.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -19,6 +20,7 @@ use super::plan::{Base, BuildError, CopySource};
 use crate::image;
 use crate::oci::Digest;
 use crate::oci::image::ImageConfig;
+use crate::registry::pull::PullPolicy;
 use crate::runtime::monitor;
 use crate::runtime::{Runtime, rootfs, user};
 use crate::storage::containers::{
@@ -65,6 +67,8 @@ pub struct ExecutorOptions {
     pub secrets: BTreeMap<String, Vec<u8>>,
     /// `--timestamp`: file times in new layers are clamped to it.
     pub timestamp: Option<u64>,
+    /// `--pull`: when the images FROM and `--from` name are pulled.
+    pub pull: PullPolicy,
 }
 
 /// Runs the steps of a build.
@@ -75,6 +79,9 @@ pub struct Executor<'a> {
     /// Per stage, once its FROM ran.
     pub stages: Vec<Option<StageFs>>,
     step: usize,
+    /// The images pulled by this build: with `--pull always` each is pulled once, not at
+    /// every FROM or `--from` that names it.
+    pulled: RefCell<HashSet<String>>,
 }
 
 impl<'a> Executor<'a> {
@@ -86,7 +93,33 @@ impl<'a> Executor<'a> {
             options,
             stages: Vec::new(),
             step: 0,
+            pulled: RefCell::new(HashSet::new()),
         }
+    }
+
+    /// The filesystem and config of the image `name`, pulled first as `--pull` says.
+    fn image_fs(&self, name: &str) -> Result<(StageFs, ImageConfig)> {
+        let store = &self.runtime.store;
+        let policy = self.options.pull;
+        let stale = policy == PullPolicy::Always && !self.pulled.borrow().contains(name);
+        let found = if stale {
+            None
+        } else {
+            match image::resolve(store, name) {
+                Ok(resolved) => Some(resolved),
+                Err(image::ImageError::NotFound(_)) if policy != PullPolicy::Never => None,
+                Err(error) => return Err(fail(error)),
+            }
+        };
+        let resolved = match found {
+            Some(resolved) => resolved,
+            None => {
+                let id = pull_base(store, name)?;
+                self.pulled.borrow_mut().insert(name.to_owned());
+                image::resolve(store, &id.to_string()).map_err(fail)?
+            }
+        };
+        image_fs(store, resolved)
     }
 
     fn stage(&mut self, index: usize) -> Result<&mut StageFs> {
@@ -246,7 +279,7 @@ impl<'a> Executor<'a> {
                 Ok((Vec::new(), key, Some(fs)))
             }
             CopySource::Image(name) => {
-                let fs = image_fs(&self.runtime.store, name)?.0;
+                let fs = self.image_fs(name)?.0;
                 let key = fs.key.clone();
                 Ok((Vec::new(), key, Some(fs)))
             }
@@ -284,14 +317,10 @@ fn pull_base(store: &crate::storage::Store, name: &str) -> Result<Digest> {
 }
 
 /// The filesystem and config of a stored image.
-fn image_fs(store: &crate::storage::Store, name: &str) -> Result<(StageFs, ImageConfig)> {
-    let resolved = match image::resolve(store, name) {
-        Err(image::ImageError::NotFound(_)) => {
-            let id = pull_base(store, name)?;
-            image::resolve(store, &id.to_string()).map_err(fail)?
-        }
-        other => other.map_err(fail)?,
-    };
+fn image_fs(
+    store: &crate::storage::Store,
+    resolved: image::Resolved,
+) -> Result<(StageFs, ImageConfig)> {
     let details = image::ops::details(store, resolved.image).map_err(fail)?;
     let mut layers = Vec::new();
     let mut parent: Option<Digest> = None;
@@ -333,7 +362,7 @@ impl StepExecutor for Executor<'_> {
                 None,
             ),
             Base::Image(name) => {
-                let (fs, config) = image_fs(&self.runtime.store, name)?;
+                let (fs, config) = self.image_fs(name)?;
                 (fs, Some(config))
             }
             Base::Stage(index) => (
@@ -741,7 +770,7 @@ impl Executor<'_> {
                     .cloned()
                     .flatten()
                     .ok_or_else(|| fail(format!("stage {index} was not built")))?,
-                CopySource::Image(name) => image_fs(&self.runtime.store, name)?.0,
+                CopySource::Image(name) => self.image_fs(name)?.0,
             };
             let mut source = record.clone();
             source.id = util::ids::random_hex(32);

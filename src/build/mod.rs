@@ -20,6 +20,7 @@ use crate::image::archive::host_architecture;
 use crate::image::ops::register;
 use crate::oci::image::{Descriptor, ImageConfig, Manifest};
 use crate::oci::{Digest, Reference, media_type};
+use crate::registry::pull::PullPolicy;
 use crate::runtime::Runtime;
 use crate::storage::unpack::UnpackOptions;
 
@@ -52,6 +53,8 @@ pub struct BuildRequest {
     pub timestamp: Option<u64>,
     /// Docker's schema 2 media types instead of OCI's (`--format docker`).
     pub docker_format: bool,
+    /// `--pull`: whether the images FROM (and `--from`) names are pulled.
+    pub pull: PullPolicy,
 }
 
 /// What was built.
@@ -82,6 +85,7 @@ pub fn build(runtime: &Runtime, request: &BuildRequest) -> Result<BuildReport, B
             verbose: request.verbose,
             secrets: request.secrets.clone(),
             timestamp: request.timestamp,
+            pull: request.pull,
         },
     );
     let outcome = eval::evaluate(&file, &request.options, &mut executor)?;

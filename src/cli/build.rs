@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use super::shared::PullPolicyArg;
+
 /// `image build` / `build`
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
@@ -20,6 +22,18 @@ pub struct BuildArgs {
     /// Do not use cache when building the image
     #[arg(long)]
     pub no_cache: bool,
+    /// Pull the images FROM names: always (`--pull` alone, as in Docker), missing (the
+    /// default) or never
+    #[arg(
+        long,
+        value_name = "POLICY",
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = PullPolicyArg::Missing,
+        default_missing_value = "always"
+    )]
+    pub pull: PullPolicyArg,
     /// Suppress the build output and print the image ID on success
     #[arg(short, long)]
     pub quiet: bool,

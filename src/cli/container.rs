@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::shared::{ForceArg, FormatArg};
+use super::shared::{ForceArg, FormatArg, PullPolicyArg};
 
 /// Options of `create` and `run` that define the container.
 #[derive(Debug, Clone, clap::Args)]
@@ -72,6 +72,9 @@ pub struct ContainerCreateArgs {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
+    /// Pull image before running
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = PullPolicyArg::Missing)]
+    pub pull: PullPolicyArg,
     /// Connect a container to a network: pasta (the default), slirp4netns, host, none, container:NAME
     #[arg(long, alias = "net", default_value = "pasta")]
     pub network: String,

@@ -16,3 +16,17 @@ pub struct ForceArg {
     #[arg(short, long)]
     pub force: bool,
 }
+
+/// When `run`, `create` and `build` pull an image (Docker's `--pull`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PullPolicyArg {
+    /// Pull even when the image is present
+    #[value(alias = "true")]
+    Always,
+    /// Pull only when the image is not present
+    #[default]
+    #[value(alias = "false")]
+    Missing,
+    /// Never pull: a missing image is an error
+    Never,
+}

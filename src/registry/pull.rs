@@ -24,6 +24,18 @@ pub const DEFAULT_JOBS: usize = 3;
 /// Progress is reported at most once per this many bytes of a layer.
 const PROGRESS_STEP: u64 = 512 * 1024;
 
+/// When a command that needs an image pulls it (`run`, `create` and `build`'s `--pull`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Ask the registry every time, so that a moved tag is followed.
+    Always,
+    /// Pull only what the store lacks (Docker's default).
+    #[default]
+    Missing,
+    /// Work offline: a missing image is an error.
+    Never,
+}
+
 /// Options of a pull.
 #[derive(Debug, Clone)]
 pub struct PullOptions {

@@ -1,6 +1,8 @@
-//! `push`: every blob the registry lacks (asked with HEAD) is uploaded monolithically
-//! (`POST` an upload session, then one `PUT …?digest=` streaming the store's file), the config
-//! too, then the manifest with its bytes exactly as stored, so its digest is the same there.
+//! `push`: every blob the registry lacks (asked with HEAD) is mounted from another repository
+//! of the registry that the image is also named in, else uploaded (`POST` an upload session,
+//! then one `PUT …?digest=` streaming the store's file, or for a large blob `PATCH`es of
+//! chunks before an empty `PUT`), the config too, then
+//! the manifest with its bytes exactly as stored, so its digest is the same there.
 //!
 //! Layers go up as they are stored: berth keeps imported and built layers uncompressed
 //! (`application/vnd.oci.image.layer.v1.tar`, digest = diff ID) and registries accept those,
@@ -9,7 +11,7 @@
 use std::collections::HashSet;
 
 use futures_util::StreamExt as _;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 
 use super::RegistryError;
@@ -30,6 +32,20 @@ pub struct PushOptions {
     pub client: ClientOptions,
     /// Parallel uploads.
     pub jobs: usize,
+    /// The image's other names: where one is a repository of the destination's registry, the
+    /// registry has the image's blobs there (it was pulled from or pushed to it), and they are
+    /// mounted rather than uploaded again.
+    pub mount_from: Vec<Reference>,
+}
+
+/// What happened to one blob.
+enum Uploaded {
+    /// The registry had it.
+    Exists,
+    /// Linked from another repository of the registry.
+    Mounted(String),
+    /// Sent.
+    Pushed,
 }
 
 /// What a push did.
@@ -86,21 +102,34 @@ pub fn push(
             reporter.layer(&layer.digest, PushEvent::Preparing);
         }
         let client = &client;
-        let mut uploads =
-            futures_util::stream::iter(layers.iter().map(|layer| async move {
-                (layer, upload_blob(client, store, &layer.digest).await)
-            }))
-            .buffer_unordered(options.jobs.max(1));
+        let mut sources: Vec<String> = options
+            .mount_from
+            .iter()
+            .filter(|name| {
+                name.registry() == destination.registry()
+                    && name.repository() != destination.repository()
+            })
+            .map(|name| name.repository().to_owned())
+            .collect();
+        sources.dedup();
+        let sources = &sources;
+        let mut uploads = futures_util::stream::iter(layers.iter().map(|layer| async move {
+            (
+                layer,
+                upload_blob(client, store, &layer.digest, sources).await,
+            )
+        }))
+        .buffer_unordered(options.jobs.max(1));
         while let Some((layer, result)) = uploads.next().await {
-            let event = if result? {
-                PushEvent::Pushed
-            } else {
-                PushEvent::AlreadyExists
+            let event = match result? {
+                Uploaded::Exists => PushEvent::AlreadyExists,
+                Uploaded::Mounted(from) => PushEvent::Mounted { from },
+                Uploaded::Pushed => PushEvent::Pushed,
             };
             reporter.layer(&layer.digest, event);
         }
         drop(uploads);
-        upload_blob(client, store, &document.config.digest).await?;
+        upload_blob(client, store, &document.config.digest, sources).await?;
 
         let (request, url) = client.request(Method::PUT, &format!("manifests/{tag}"));
         let response = request
@@ -123,29 +152,95 @@ pub fn push(
     })
 }
 
-/// Uploads one blob unless the registry has it. Returns whether it was sent.
+/// Uploads one blob unless the registry has it, mounting it from one of `sources` (other
+/// repositories of the registry) when the registry can.
 async fn upload_blob(
     client: &Client,
     store: &Store,
     digest: &Digest,
-) -> Result<bool, RegistryError> {
+    sources: &[String],
+) -> Result<Uploaded, RegistryError> {
     let response = client
         .send(Method::HEAD, &format!("blobs/{digest}"), |request| request)
         .await?;
     if response.status().is_success() {
-        return Ok(false);
+        return Ok(Uploaded::Exists);
     }
     if response.status() != StatusCode::NOT_FOUND {
         return Err(client.fail(response).await);
     }
-    let response = client
-        .send(Method::POST, "blobs/uploads/", |request| {
-            request.header(CONTENT_LENGTH, "0")
-        })
-        .await?;
+    let mut session = None;
+    for source in sources {
+        // Digests and repository names need no escaping in a query.
+        let path = format!("blobs/uploads/?mount={digest}&from={source}");
+        let response = client
+            .send(Method::POST, &path, |request| {
+                request.header(CONTENT_LENGTH, "0")
+            })
+            .await?;
+        match response.status() {
+            StatusCode::CREATED => {
+                tracing::debug!(blob = %digest, from = %source, "blob mounted");
+                return Ok(Uploaded::Mounted(source.clone()));
+            }
+            // Not there, or not ours to read: the answer opened an ordinary upload (OCI
+            // distribution spec, "Mounting a blob from another repository").
+            StatusCode::ACCEPTED => {
+                tracing::debug!(blob = %digest, from = %source, "mount refused, uploading");
+                session = Some(response);
+                break;
+            }
+            // A registry (or token) that refuses the mount: upload as if we had not asked.
+            status => tracing::debug!(blob = %digest, from = %source, %status, "mount failed"),
+        }
+    }
+    let response = match session {
+        Some(response) => response,
+        None => {
+            client
+                .send(Method::POST, "blobs/uploads/", |request| {
+                    request.header(CONTENT_LENGTH, "0")
+                })
+                .await?
+        }
+    };
     if response.status() != StatusCode::ACCEPTED {
         return Err(client.fail(response).await);
     }
+    let mut url = upload_location(&response)?;
+    let size = store.blob_size(digest)?;
+    let file = store.open_blob(digest)?.into_file();
+    let (body, sent) = if size > CHUNK_SIZE {
+        url = upload_chunks(client, file, size, url).await?;
+        (reqwest::Body::from(Vec::new()), 0)
+    } else {
+        (reqwest::Body::from(tokio::fs::File::from_std(file)), size)
+    };
+    url.query_pairs_mut()
+        .append_pair("digest", &digest.to_string());
+    let (request, url) = client.request(Method::PUT, url.as_str());
+    let response = request
+        .header(CONTENT_TYPE, "application/octet-stream")
+        .header(CONTENT_LENGTH, sent)
+        .body(body)
+        .send()
+        .await
+        .map_err(|source| RegistryError::Request { url, source })?;
+    if !response.status().is_success() {
+        return Err(client.fail(response).await);
+    }
+    Ok(Uploaded::Pushed)
+}
+
+/// Blobs larger than this go up in chunks of this size: a proxy in front of a registry may
+/// cap a request's body (Cloudflare's is 100 MB), and the memory a chunk costs is bounded by
+/// [`PIECE`], not by it.
+const CHUNK_SIZE: u64 = 32 << 20;
+/// How much of a chunk is read from the store at a time.
+const PIECE: u64 = 256 << 10;
+
+/// The upload session's URL, from the `Location` of an answer that opened or continued it.
+fn upload_location(response: &reqwest::Response) -> Result<reqwest::Url, RegistryError> {
     let location = response
         .headers()
         .get(LOCATION)
@@ -155,28 +250,68 @@ async fn upload_blob(
             status: response.status().as_u16(),
             message: "the upload answer has no Location".to_owned(),
         })?;
-    let mut url = response
+    response
         .url()
         .join(location)
         .map_err(|error| RegistryError::Api {
             url: response.url().to_string(),
             status: response.status().as_u16(),
             message: format!("invalid upload Location `{location}`: {error}"),
-        })?;
-    url.query_pairs_mut()
-        .append_pair("digest", &digest.to_string());
-    let size = store.blob_size(digest)?;
-    let file = tokio::fs::File::from_std(store.open_blob(digest)?.into_file());
-    let (request, url) = client.request(Method::PUT, url.as_str());
-    let response = request
-        .header(CONTENT_TYPE, "application/octet-stream")
-        .header(CONTENT_LENGTH, size)
-        .body(reqwest::Body::from(file))
-        .send()
-        .await
-        .map_err(|source| RegistryError::Request { url, source })?;
-    if !response.status().is_success() {
-        return Err(client.fail(response).await);
+        })
+}
+
+/// Sends `file` (`size` bytes) to the upload session at `url` as a series of `PATCH`es with
+/// `Content-Range` (the distribution spec's chunked upload); returns the session's URL for
+/// the closing `PUT`.
+async fn upload_chunks(
+    client: &Client,
+    file: std::fs::File,
+    size: u64,
+    mut url: reqwest::Url,
+) -> Result<reqwest::Url, RegistryError> {
+    let file = std::sync::Arc::new(file);
+    let mut offset = 0;
+    while offset < size {
+        let length = CHUNK_SIZE.min(size - offset);
+        let (request, shown) = client.request(Method::PATCH, url.as_str());
+        let response = request
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, length)
+            .header(CONTENT_RANGE, format!("{offset}-{}", offset + length - 1))
+            .body(chunk_body(std::sync::Arc::clone(&file), offset, length))
+            .send()
+            .await
+            .map_err(|source| RegistryError::Request { url: shown, source })?;
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(client.fail(response).await);
+        }
+        tracing::debug!(offset, length, size, "chunk uploaded");
+        url = upload_location(&response)?;
+        offset += length;
     }
-    Ok(true)
+    Ok(url)
+}
+
+/// `length` bytes of `file` from `offset`, read [`PIECE`] at a time off the runtime's thread.
+fn chunk_body(file: std::sync::Arc<std::fs::File>, offset: u64, length: u64) -> reqwest::Body {
+    let stream = futures_util::stream::try_unfold(
+        (file, offset, length),
+        |(file, offset, left)| async move {
+            if left == 0 {
+                return Ok(None);
+            }
+            let (file, piece) = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt as _;
+                // PIECE fits in usize on every target.
+                let mut piece = vec![0; usize::try_from(left.min(PIECE)).unwrap_or(1 << 18)];
+                file.read_exact_at(&mut piece, offset)?;
+                Ok::<_, std::io::Error>((file, piece))
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            let read = piece.len() as u64;
+            Ok::<_, std::io::Error>(Some((piece, (file, offset + read, left - read))))
+        },
+    );
+    reqwest::Body::wrap_stream(stream)
 }

@@ -34,7 +34,7 @@ pub trait PullReporter {
 }
 
 /// One step of one blob of a push.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushEvent {
     /// About to check the blob ("Preparing").
     Preparing,
@@ -44,6 +44,11 @@ pub enum PushEvent {
     Pushing,
     /// The registry accepted it ("Pushed").
     Pushed,
+    /// The registry linked it from another of its repositories ("Mounted from REPOSITORY").
+    Mounted {
+        /// The repository it came from.
+        from: String,
+    },
 }
 
 /// Receives the progress of a push.

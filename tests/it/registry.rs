@@ -652,3 +652,210 @@ fn tls_registry_needs_its_ca_in_certs_d() {
     // The registry itself refuses plain HTTP: HTTPS was used.
     cx.ok(["push", "--tls-verify", &name]);
 }
+
+/// Builds `FROM name` plus a `/version` file holding `version` in `cx`, under `name` itself,
+/// and pushes it: the registry's tag moves to a new image.
+fn push_version(cx: &TestContext, name: &str, version: &str) {
+    cx.write_file("version", format!("{version}\n").as_bytes());
+    let dockerfile = cx.write_file(
+        "Dockerfile",
+        format!("FROM {name}\nCOPY version /version\n").as_bytes(),
+    );
+    cx.ok([
+        "build".as_ref(),
+        "-q".as_ref(),
+        "-t".as_ref(),
+        name.as_ref(),
+        "-f".as_ref(),
+        dockerfile.as_os_str(),
+        cx.work().as_os_str(),
+    ]);
+    cx.ok(["push", name]);
+}
+
+#[test]
+fn pull_policy_always_missing_never() {
+    require_users!();
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    let name = registry.image("test/policy:1");
+    push_busybox(&cx, &name);
+
+    // never: a missing image is Docker's error, and nothing is pulled.
+    let absent = registry.image("test/absent:1");
+    for verb in ["run", "create"] {
+        let run = cx
+            .run([verb, "--pull", "never", &absent, "true"])
+            .failure_with(&format!("No such image: {absent}"));
+        assert_eq!(run.code(), 125, "{}", run.describe());
+        assert!(
+            !run.stderr().contains("Unable to find"),
+            "{}",
+            run.describe()
+        );
+    }
+    let run = cx
+        .run(["run", "--pull", "never", "--rm", &name, "true"])
+        .success();
+    assert!(!run.stderr().contains("Status:"), "{}", run.describe());
+    let never = cx.write_file("Dockerfile", format!("FROM {absent}\n").as_bytes());
+    cx.run([
+        "build".as_ref(),
+        "--pull=never".as_ref(),
+        "-f".as_ref(),
+        never.as_os_str(),
+        cx.work().as_os_str(),
+    ])
+    .failure_with(&format!("No such image: {absent}"));
+
+    // Another user moves the tag; `build --pull` (always) follows it.
+    let other = TestContext::new(User::Sub);
+    other.import_busybox(&name);
+    push_version(&other, &name, "two");
+    let dockerfile = cx.write_file(
+        "Dockerfile",
+        format!("FROM {name}\nCMD [\"cat\", \"/version\"]\n").as_bytes(),
+    );
+    cx.ok([
+        "build".as_ref(),
+        "-q".as_ref(),
+        "--pull".as_ref(),
+        "-t".as_ref(),
+        "derived".as_ref(),
+        "-f".as_ref(),
+        dockerfile.as_os_str(),
+        cx.work().as_os_str(),
+    ]);
+    assert_eq!(cx.ok(["run", "--rm", "derived"]), "two\n");
+
+    // And `run --pull always` too, then finds it up to date.
+    push_version(&other, &name, "three");
+    let run = cx
+        .run(["run", "--pull", "always", "--rm", &name, "cat", "/version"])
+        .success();
+    assert_eq!(run.stdout(), "three\n", "{}", run.describe());
+    assert!(
+        run.stderr()
+            .contains(&format!("Status: Downloaded newer image for {name}\n"))
+            && !run.stderr().contains("Unable to find"),
+        "{}",
+        run.describe()
+    );
+    let run = cx
+        .run(["create", "--pull", "always", &name, "true"])
+        .success();
+    assert!(
+        run.stderr()
+            .contains(&format!("Status: Image is up to date for {name}\n")),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn bearer_token_flow_anonymous_pull_and_login_push() {
+    let Some((registry, tokens)) = Registry::start_with_token_auth("tester", "s3cret") else {
+        return;
+    };
+    let cx = TestContext::new(User::Root);
+    let name = registry.image("private/busybox:1");
+    cx.import_busybox(&name);
+    // Anonymous tokens carry pull access only: the push is refused, with the hint.
+    cx.run(["push", &name])
+        .failure_with("unauthorized: authentication required")
+        .failure_with(&format!("berth login {}", registry.host));
+    cx.run_with_stdin(
+        ["login", "-u", "tester", "--password-stdin", &registry.host],
+        b"wrong\n",
+    )
+    .failure_with("incorrect username or password");
+    cx.run_with_stdin(
+        ["login", "-u", "tester", "--password-stdin", &registry.host],
+        b"s3cret\n",
+    )
+    .success();
+    cx.ok(["push", &name]);
+    // A token for one repository cannot mount from another: the push falls back to uploading.
+    cx.ok(["push", &name, &registry.image("private/copy:1")]);
+    let pushed = tokens.requests();
+    assert!(
+        pushed
+            .iter()
+            .any(|request| request.user.as_deref() == Some("tester")
+                && request.scope == "repository:private/busybox:pull,push"
+                && request
+                    .granted
+                    .as_ref()
+                    .is_some_and(|granted| granted.contains(&"push".to_owned()))),
+        "{pushed:#?}"
+    );
+
+    // Someone else, not logged in, pulls with an anonymous token.
+    let other = TestContext::new(User::Root);
+    let before = tokens.requests().len();
+    let pulled = other.ok(["pull", &name]);
+    assert!(
+        pulled.contains("Status: Downloaded newer image"),
+        "{pulled}"
+    );
+    let asked = tokens.requests().split_off(before);
+    assert!(!asked.is_empty(), "no token was fetched");
+    for request in &asked {
+        assert_eq!(request.user, None, "{asked:#?}");
+        assert_eq!(
+            request.scope, "repository:private/busybox:pull",
+            "{asked:#?}"
+        );
+        assert_eq!(request.granted, Some(vec!["pull".to_owned()]), "{asked:#?}");
+    }
+}
+
+#[test]
+fn push_to_a_second_repository_mounts_the_blobs() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Root);
+    let first = registry.image("test/first:1");
+    push_busybox(&cx, &first);
+    let second = registry.image("test/second:1");
+    let pushed = cx.ok(["push", &first, &second]);
+    assert!(pushed.contains(": Mounted from test/first\n"), "{pushed}");
+    assert!(!pushed.contains(": Pushed\n"), "{pushed}");
+    let other = TestContext::new(User::Root);
+    other.ok(["pull", "-q", &second]);
+    assert_eq!(
+        other.ok(["run", "--rm", &second, "echo", "mounted"]),
+        "mounted\n"
+    );
+}
+
+#[test]
+fn large_blobs_are_pushed_in_chunks() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Root);
+    // Over the 32 MiB chunk size: two chunks, the second short.
+    let mut data = vec![0u8; 40 << 20];
+    data[(40 << 20) - 1] = b'!';
+    let tar = crate::support::fixtures::TarBuilder::new()
+        .file("big", 0o644, &data)
+        .finish();
+    let tar = cx.write_file("big.tar", &tar);
+    let name = registry.image("test/big:1");
+    cx.ok(["import".as_ref(), tar.as_os_str(), name.as_ref()]);
+    let push = cx.run(["--log-level", "debug", "push", &name]).success();
+    assert_eq!(
+        push.stderr().matches("chunk uploaded").count(),
+        2,
+        "{}",
+        push.describe()
+    );
+    let other = TestContext::new(User::Root);
+    other.ok(["pull", "-q", &name]);
+    let id = cx.ok(["images", "-q", "--no-trunc", &name]);
+    assert_eq!(other.ok(["images", "-q", "--no-trunc", &name]), id);
+}

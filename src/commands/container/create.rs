@@ -7,9 +7,10 @@ use anyhow::{Context as _, bail};
 use chrono::Utc;
 use fs_err as fs;
 
+use super::super::image::pull::{ensure_image, pull_policy};
 use super::super::{ExitStatus, Session};
 use crate::cli::ContainerCreateArgs;
-use crate::image::{self, ops};
+use crate::image::ops;
 use crate::oci::Digest;
 use crate::runtime::{self, network};
 use crate::storage::containers::{
@@ -25,23 +26,23 @@ pub(crate) fn run(
 ) -> anyhow::Result<ExitStatus> {
     args.command_line = std::env::args().skip(1).collect();
     let store = session.store()?;
-    let record = create(&store, &args)?;
+    // Docker's `run` convention, which its `create` shares: 125 when berth itself fails.
+    let record = match create(&store, &args) {
+        Ok(record) => record,
+        Err(error) => return Ok(super::run::fail(session, &error, 125)),
+    };
     session.cx.printer.line(&record.id);
     Ok(ExitStatus::SUCCESS)
 }
 
 /// Builds and stores the record of a new container; returns it.
 pub(crate) fn create(store: &Store, args: &ContainerCreateArgs) -> anyhow::Result<ContainerRecord> {
-    let resolved = match image::resolve(store, &args.image) {
-        Err(image::ImageError::NotFound(_)) => {
-            // Docker's behaviour: pull, then use what was pulled (by ID: a digest reference
-            // may name a manifest list, not the stored manifest).
-            let unpack = crate::storage::unpack::UnpackOptions::default();
-            let id = super::super::image::pull::pull_missing(store, &args.image, unpack)?;
-            image::resolve(store, &id.to_string())?
-        }
-        other => other?,
-    };
+    let resolved = ensure_image(
+        store,
+        &args.image,
+        pull_policy(args.pull),
+        crate::storage::unpack::UnpackOptions::default(),
+    )?;
     let details = ops::details(store, resolved.image)?;
     let image_config = details.config.config.clone().unwrap_or_default();
     let id = util::ids::random_hex(32);

@@ -122,6 +122,7 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
         unpack: session.unpack_options(),
         secrets,
         docker_format,
+        pull: super::pull::pull_policy(args.pull),
         timestamp: args.timestamp.or_else(|| {
             std::env::var("SOURCE_DATE_EPOCH")
                 .ok()

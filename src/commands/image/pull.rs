@@ -2,12 +2,12 @@
 //! `create` and `build` do for a missing image.
 
 use super::super::{ExitStatus, Session};
-use crate::cli::ImagePullArgs;
+use crate::cli::{ImagePullArgs, PullPolicyArg};
 use crate::image::{self, ops};
 use crate::oci::{Digest, Reference};
 use crate::output::Printer;
 use crate::registry::client::ClientOptions;
-use crate::registry::pull::{self, PullOptions};
+use crate::registry::pull::{self, PullOptions, PullPolicy};
 use crate::registry::reporter::{PullEvent, PullReporter, PushEvent, PushReporter};
 use crate::storage::unpack::UnpackOptions;
 use crate::storage::{Store, WriteLock};
@@ -96,6 +96,30 @@ pub(crate) fn pull_and_register(
     })
 }
 
+/// The image `text` names for `run` and `create`, pulled first as `policy` says: `missing`
+/// pulls only when the store lacks it (after Docker's `Unable to find image` line), `always`
+/// asks the registry each time (so a moved tag is followed), `never` fails with Docker's
+/// `No such image`. Progress goes to stderr: stdout is the container's.
+pub(crate) fn ensure_image(
+    store: &Store,
+    text: &str,
+    policy: PullPolicy,
+    unpack: UnpackOptions,
+) -> anyhow::Result<image::Resolved> {
+    let found = match (policy, image::resolve(store, text)) {
+        (PullPolicy::Always, _) => None,
+        (_, Ok(resolved)) => Some(resolved),
+        (PullPolicy::Missing, Err(image::ImageError::NotFound(_))) => None,
+        (_, Err(error)) => return Err(error.into()),
+    };
+    if let Some(resolved) = found {
+        return Ok(resolved);
+    }
+    let id = pull_to_stderr(store, text, policy == PullPolicy::Missing, unpack)?;
+    // By ID: a digest reference may name a manifest list, not the stored manifest.
+    Ok(image::resolve(store, &id.to_string())?)
+}
+
 /// Pulls the image `text` names for `run`, `create` (Docker's `Unable to find image` first),
 /// with the progress on stderr; returns its image ID.
 pub(crate) fn pull_missing(
@@ -103,12 +127,25 @@ pub(crate) fn pull_missing(
     text: &str,
     unpack: UnpackOptions,
 ) -> anyhow::Result<Digest> {
+    pull_to_stderr(store, text, true, unpack)
+}
+
+/// Pulls `text` with Docker's progress lines on stderr, after `Unable to find image` when
+/// `missing`; returns the image ID.
+fn pull_to_stderr(
+    store: &Store,
+    text: &str,
+    missing: bool,
+    unpack: UnpackOptions,
+) -> anyhow::Result<Digest> {
     let printer = Printer::default();
     let reference = Reference::parse(text)?;
-    printer.info(&format!(
-        "Unable to find image '{}' locally",
-        reference.familiar()
-    ));
+    if missing {
+        printer.info(&format!(
+            "Unable to find image '{}' locally",
+            reference.familiar()
+        ));
+    }
     let lock = store.lock()?;
     let mut reporter = Lines {
         printer: &printer,
@@ -125,6 +162,15 @@ pub(crate) fn pull_missing(
     reporter.emit(&format!("Digest: {}", pulled.digest));
     reporter.emit(&status_line(&reference, pulled.up_to_date));
     Ok(pulled.image_id)
+}
+
+/// The engine's policy for the `--pull` the user gave.
+pub(crate) fn pull_policy(arg: PullPolicyArg) -> PullPolicy {
+    match arg {
+        PullPolicyArg::Always => PullPolicy::Always,
+        PullPolicyArg::Missing => PullPolicy::Missing,
+        PullPolicyArg::Never => PullPolicy::Never,
+    }
 }
 
 /// How commands reach registries: credentials, registries.conf and berth.toml, certs.d.
@@ -188,6 +234,10 @@ impl PushReporter for Lines<'_> {
             PushEvent::Preparing => "Preparing",
             PushEvent::AlreadyExists => "Layer already exists",
             PushEvent::Pushed => "Pushed",
+            PushEvent::Mounted { from } => {
+                self.emit(&format!("{}: Mounted from {from}", layer.short()));
+                return;
+            }
             PushEvent::Pushing => return,
         };
         self.emit(&format!("{}: {text}", layer.short()));

@@ -38,6 +38,7 @@ pub(crate) fn run(args: ImagePushArgs, session: &Session<'_>) -> anyhow::Result<
     let options = PushOptions {
         client,
         jobs: push::DEFAULT_JOBS,
+        mount_from: resolved.image.names.clone(),
     };
     let report = push::push(
         &store,
