@@ -41,6 +41,22 @@ pub(super) fn missing_images<'a>(
     for service in services {
         let name = image_name(project, service);
         let present = crate::image::resolve(store, &name).is_ok();
+        // The service's pull_policy, as Docker Compose reads it.
+        match service.pull_policy.as_deref() {
+            Some("always") if service.build.is_none() => {
+                needs.push((*service, Need::Pull(name)));
+                continue;
+            }
+            Some("never") if !present && service.build.is_none() => bail!(
+                "service \"{}\" has pull_policy: never and no image {name}: pull or load it first",
+                service.name
+            ),
+            Some("build") if service.build.is_some() => {
+                needs.push((*service, Need::Build(name)));
+                continue;
+            }
+            _ => {}
+        }
         match (&service.build, present) {
             (Some(_), _) if policy.always => needs.push((*service, Need::Build(name))),
             (_, true) => {}
@@ -72,7 +88,12 @@ pub(super) fn make_images(
             }
             Need::Pull(name) => {
                 progress(session, "Image", name, "Pulling");
-                image::pull::pull_missing(store, name, session.unpack_options())?;
+                image::pull::ensure_image(
+                    store,
+                    name,
+                    crate::registry::pull::PullPolicy::Always,
+                    session.unpack_options(),
+                )?;
                 progress(session, "Image", name, "Pulled");
             }
         }

@@ -120,16 +120,6 @@ pub(crate) fn ensure_image(
     Ok(image::resolve(store, &id.to_string())?)
 }
 
-/// Pulls the image `text` names for `run`, `create` (Docker's `Unable to find image` first),
-/// with the progress on stderr; returns its image ID.
-pub(crate) fn pull_missing(
-    store: &Store,
-    text: &str,
-    unpack: UnpackOptions,
-) -> anyhow::Result<Digest> {
-    pull_to_stderr(store, text, true, unpack)
-}
-
 /// Pulls `text` with Docker's progress lines on stderr, after `Unable to find image` when
 /// `missing`; returns the image ID.
 fn pull_to_stderr(
