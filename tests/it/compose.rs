@@ -488,3 +488,74 @@ fn compose_foreground_up_stops_on_ctrl_c() {
     cx.run(["compose", "-f", file.to_str().unwrap(), "down"])
         .success();
 }
+
+/// The lifecycle commands on a project whose images come from a registry and a build:
+/// `pull` fetches the service images, `build` makes the built one, `stop` stops every
+/// container (they stay), `start` starts them again in dependency order, `restart SERVICE`
+/// restarts one (a new process), and `down --rmi all` removes the images too.
+#[test]
+fn compose_pull_build_stop_start_restart() {
+    require_users!();
+    let Some(registry) = crate::support::registry::Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    cx.import_busybox("busybox");
+    let remote = registry.image("compose/busybox:1");
+    cx.ok(["tag", "busybox", &remote]);
+    cx.ok(["push", &remote]);
+    cx.ok(["rmi", &remote]);
+    let looping = "sh -c 'echo started; trap \"exit 0\" TERM; while true; do sleep 0.1; done'";
+    let file = project(
+        &cx,
+        "life",
+        &[
+            (
+                "compose.yaml",
+                &format!(
+                    "services:\n  remote:\n    image: {remote}\n    command: {looping}\n  built:\n    build: ./app\n    command: {looping}\n    depends_on: [remote]\n"
+                ),
+            ),
+            ("app/Dockerfile", "FROM busybox\nRUN echo built > /built\n"),
+        ],
+    );
+    let file = file.to_str().unwrap();
+    let compose = |args: &[&str]| {
+        let mut all = vec!["compose", "-f", file];
+        all.extend_from_slice(args);
+        cx.run(all)
+    };
+    let pulled = compose(&["pull"]);
+    assert_eq!(pulled.code(), 0, "{}", pulled.describe());
+    assert!(cx.ok(["images"]).contains("compose/busybox"));
+    let built = compose(&["build"]);
+    assert_eq!(built.code(), 0, "{}", built.describe());
+    assert!(cx.ok(["images"]).contains("life-built"));
+
+    compose(&["up", "-d"]).success();
+    let running = || cx.ok(["ps", "-q"]).lines().count();
+    assert_eq!(running(), 2);
+    compose(&["stop"]).success();
+    assert_eq!(running(), 0);
+    assert_eq!(
+        cx.ok(["ps", "-a", "-q"]).lines().count(),
+        2,
+        "stop keeps them"
+    );
+    let started = compose(&["start"]);
+    assert_eq!(started.code(), 0, "{}", started.describe());
+    assert_eq!(running(), 2);
+    let pid = |name: &str| cx.ok(["inspect", "--format", "{{.State.Pid}}", name]);
+    let before = pid("life-built-1");
+    compose(&["restart", "built"]).success();
+    assert_eq!(running(), 2);
+    assert_ne!(pid("life-built-1"), before, "restart runs a new process");
+
+    compose(&["down", "--rmi", "all", "-t", "1"]).success();
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+    let images = cx.ok(["images"]);
+    assert!(
+        !images.contains("life-built") && !images.contains("compose/busybox"),
+        "{images}"
+    );
+}
