@@ -42,15 +42,9 @@ impl std::ops::Deref for Cx {
 
 impl Drop for Cx {
     fn drop(&mut self) {
-        let listed = self.run(["ps", "-a", "-q", "--no-trunc"]).stdout();
-        let mut args = vec!["rm", "-f", "-v"];
-        args.extend(listed.lines());
-        if args.len() > 3 {
-            let _ = self.run(args);
-        }
         // The host's cgroups outlive the test directory: remove what a failed test left.
-        for id in listed.lines() {
-            remove_cgroups(&self.0, id);
+        for id in self.remove_everything() {
+            remove_cgroups(&self.0, &id);
         }
     }
 }

@@ -14,34 +14,8 @@ use std::time::{Duration, Instant};
 use crate::support::{TestContext, User, free_port};
 use crate::{as_users, require_users};
 
-/// A context with busybox imported, whose containers are removed at the end.
-struct Cx(TestContext);
-
-impl std::ops::Deref for Cx {
-    type Target = TestContext;
-
-    fn deref(&self) -> &TestContext {
-        &self.0
-    }
-}
-
-impl Drop for Cx {
-    fn drop(&mut self) {
-        let listed = self.run(["ps", "-a", "-q", "--no-trunc"]).stdout();
-        let mut args = vec!["rm", "-f"];
-        args.extend(listed.lines());
-        if args.len() > 2 {
-            let _ = self.run(args);
-        }
-        let pods = self.run(["pod", "ls", "-q"]).stdout();
-        for pod in pods.lines() {
-            let _ = self.run(["pod", "rm", "-f", pod]);
-        }
-    }
-}
-
-fn busybox(user: User) -> Cx {
-    let cx = Cx(TestContext::new(user));
+fn busybox(user: User) -> TestContext {
+    let cx = TestContext::new(user);
     cx.import_busybox("busybox");
     cx
 }
@@ -207,7 +181,7 @@ fn udp_echo_through_a_published_port() {
     let Some(python) = crate::support::cached_fixture("python.tar") else {
         return;
     };
-    let cx = Cx(TestContext::new(User::Sub));
+    let cx = TestContext::new(User::Sub);
     cx.ok(["import", python.to_str().unwrap(), "python:fixture"]);
     let port = free_port();
     cx.ok([

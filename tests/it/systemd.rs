@@ -16,34 +16,8 @@ use crate::support::{TestContext, User, berth_binary, set_mode};
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// A context with the busybox fixture imported as `busybox`, whose containers are removed at
-/// the end (a failed test leaves no process behind).
-struct Cx(TestContext);
-
-impl std::ops::Deref for Cx {
-    type Target = TestContext;
-
-    fn deref(&self) -> &TestContext {
-        &self.0
-    }
-}
-
-impl Drop for Cx {
-    fn drop(&mut self) {
-        let listed = self.run(["ps", "-a", "-q", "--no-trunc"]).stdout();
-        let mut args = vec!["rm", "-f", "-v"];
-        args.extend(listed.lines());
-        if args.len() > 3 {
-            let _ = self.run(args);
-        }
-        for pod in self.run(["pod", "ls", "-q"]).stdout().lines() {
-            let _ = self.run(["pod", "rm", "-f", pod]);
-        }
-    }
-}
-
-fn busybox(user: User) -> Cx {
-    let cx = Cx(TestContext::new(user));
+fn busybox(user: User) -> TestContext {
+    let cx = TestContext::new(user);
     cx.import_busybox("busybox");
     cx
 }

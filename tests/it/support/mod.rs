@@ -131,28 +131,33 @@ pub struct TestContext {
     pub dir: tempfile::TempDir,
 }
 
-/// A failed test leaves no containers or pods running (they would hold ports and CPU for the
-/// rest of the suite): on a panic, everything in the context's store is removed.
+/// No test leaves containers or pods running (they would hold ports and CPU for the rest of
+/// the suite), whether it passed or failed.
 impl Drop for TestContext {
     fn drop(&mut self) {
-        if !std::thread::panicking() || !self.root().exists() {
-            return;
-        }
-        let ids = self.run(["ps", "-a", "-q"]).stdout();
-        let ids: Vec<&str> = ids.lines().collect();
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f"];
-            args.extend(ids);
-            let _ = self.run(args);
-        }
-        let pods = self.run(["pod", "ls", "-q"]).stdout();
-        for pod in pods.lines() {
-            let _ = self.run(["pod", "rm", "-f", pod]);
+        if self.root().exists() {
+            self.remove_everything();
         }
     }
 }
 
 impl TestContext {
+    /// Force-removes every container (with its anonymous volumes) and pod of this context;
+    /// returns the containers' IDs.
+    pub fn remove_everything(&self) -> Vec<String> {
+        let listed = self.run(["ps", "-a", "-q", "--no-trunc"]).stdout();
+        let ids: Vec<String> = listed.lines().map(str::to_owned).collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f", "-v"];
+            args.extend(ids.iter().map(String::as_str));
+            let _ = self.run(args);
+        }
+        for pod in self.run(["pod", "ls", "-q"]).stdout().lines() {
+            let _ = self.run(["pod", "rm", "-f", pod]);
+        }
+        ids
+    }
+
     /// A fresh context for `user`.
     pub fn new(user: User) -> Self {
         let dir = tempfile::Builder::new()
