@@ -43,13 +43,14 @@ http:
 EOS
 chown -R "$USER_NAME" "$WORK/registry"
 as_user docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry/log" 2>&1 &
-for _ in $(seq 50); do curl -fsS -o /dev/null "http://$REG/v2/" && break; sleep 0.1; done
+for _ in $(seq 50); do curl -fsS -o /dev/null "http://$REG/v2/" 2>/dev/null && break; sleep 0.1; done
 
 # The image: the fixture as an OCI archive, copied gzip-compressed into the registry.
 as_user $B import --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
   --change 'CMD ["python3"]' "$FIXTURE" python:3.11-slim >/dev/null
 as_user $B save --format oci-archive -o "$WORK/python.oci.tar" python:3.11-slim
-as_user skopeo copy -q --dest-compress --dest-tls-verify=false \
+# As root: a rootless skopeo cannot unpack an OCI archive (it restores the files' owners).
+skopeo copy -q --dest-compress --dest-tls-verify=false \
   "oci-archive:$WORK/python.oci.tar" "docker://$REG/library/python:3.11-slim"
 IMAGE=$REG/library/python:3.11-slim
 compressed=$(skopeo inspect --raw --tls-verify=false "docker://$IMAGE" | jq '[.layers[].size] | add')
