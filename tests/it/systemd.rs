@@ -98,7 +98,7 @@ fn cmdline(pid: i64) -> Vec<String> {
 fn berth_pids(cx: &TestContext, needle: &[&str]) -> Vec<i64> {
     let binary = berth_binary().to_path_buf();
     let root = cx.root();
-    fs_err::read_dir("/proc")
+    let all: Vec<i64> = fs_err::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i64>().ok())
         .filter(|pid| {
@@ -110,7 +110,20 @@ fn berth_pids(cx: &TestContext, needle: &[&str]) -> Vec<i64> {
                 && environ.contains(&format!("BERTH_ROOT={}", root.display()))
                 && needle.iter().all(|n| args.iter().any(|a| a == n))
         })
+        .collect();
+    // Only the top ones: a fork of berth (a container's init before its exec, a helper's
+    // child) shows the same command line for a moment.
+    all.iter()
+        .copied()
+        .filter(|pid| parent(*pid).is_none_or(|parent| !all.contains(&parent)))
         .collect()
+}
+
+/// The parent pid of `pid` (field 4 of /proc/PID/stat).
+fn parent(pid: i64) -> Option<i64> {
+    let stat = fs_err::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn alive(pid: i64) -> bool {
