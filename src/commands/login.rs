@@ -42,8 +42,7 @@ pub(crate) fn login(args: LoginArgs, session: &Session<'_>) -> anyhow::Result<Ex
         bail!("a password is required");
     }
     let credentials = Credentials { username, password };
-    let mut options = client::ClientOptions::load()?;
-    options.tls_verify = args.tls_verify;
+    let options = super::image::pull::client_options(args.tls_verify)?;
     client::login(&registry, credentials.clone(), &options)?;
     AuthFiles::from_env().store(&registry, &credentials)?;
     session.cx.printer.line("Login Succeeded!");

@@ -419,9 +419,7 @@ fn convert_file(document: &Value, context: &PathContext<'_>) -> Result<FileParts
 }
 
 fn check_service_name(name: &str) -> std::result::Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+    if super::syntax::is_plain_name(name) {
         Ok(())
     } else {
         Err(format!(

@@ -152,10 +152,15 @@ pub(super) fn check_target(target: &str) -> Result<(), String> {
     }
 }
 
-fn check_volume_name(name: &str) -> Result<(), String> {
+/// Docker's rule for names of services and volumes: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+pub(super) fn is_plain_name(name: &str) -> bool {
     let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+fn check_volume_name(name: &str) -> Result<(), String> {
+    if is_plain_name(name) {
         Ok(())
     } else {
         Err(format!(

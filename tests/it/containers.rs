@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::fixtures::{BUSYBOX, TarBuilder};
-use crate::support::{Run, TestContext, User, berth_binary};
+use crate::support::{Run, TestContext, User, berth_binary, cmdline, wait_for};
 use crate::{as_users, require_users};
 
 // ---------------------------------------------------------------------------------------------
@@ -109,15 +109,6 @@ fn volume_dirs(cx: &TestContext) -> Vec<String> {
     names
 }
 
-/// Polls `condition` until it holds; panics after `timeout`.
-fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Waits until `ps` reports `name` as running.
 fn wait_running(cx: &TestContext, name: &str) {
     wait_for(&format!("{name} to run"), Duration::from_secs(10), || {
@@ -156,19 +147,6 @@ fn all_pids() -> Vec<i64> {
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect()
-}
-
-/// A process's arguments.
-fn cmdline(pid: i64) -> Vec<String> {
-    fs_err::read(format!("/proc/{pid}/cmdline"))
-        .map(|bytes| {
-            bytes
-                .split(|b| *b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The live `berth __monitor <id>` processes.

@@ -10,7 +10,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::as_users;
-use crate::support::{TestContext, User, berth_binary, set_mode};
+use crate::support::{TestContext, User, berth_binary, cmdline, set_mode, wait_for};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -41,6 +41,17 @@ impl Listener {
 
     fn env(&self) -> String {
         self.path.display().to_string()
+    }
+
+    /// The messages up to READY=1, which must come within 10 s (asserted).
+    fn ready(&self) -> Vec<String> {
+        let messages = self.receive_until("READY=1", Duration::from_secs(10));
+        assert_eq!(
+            field(&messages, "READY").as_deref(),
+            Some("1"),
+            "{messages:?}"
+        );
+        messages
     }
 
     /// The messages that arrive within `timeout`, once one contains `until`.
@@ -79,18 +90,6 @@ fn record(cx: &TestContext, name: &str) -> serde_json::Value {
         .join(id.trim())
         .join("record.json");
     serde_json::from_str(&fs_err::read_to_string(path).unwrap()).unwrap()
-}
-
-fn cmdline(pid: i64) -> Vec<String> {
-    fs_err::read(format!("/proc/{pid}/cmdline"))
-        .map(|bytes| {
-            bytes
-                .split(|b| *b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The berth processes (not runuser or env) whose command line contains `needle`, in this
@@ -134,14 +133,6 @@ fn alive(pid: i64) -> bool {
         .rsplit_once(')')
         .and_then(|(_, rest)| rest.trim_start().chars().next());
     !matches!(state, Some('Z' | 'X') | None)
-}
-
-fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn spawn(cx: &TestContext, args: &[&str], env: &[(&str, &str)]) -> Child {
@@ -191,12 +182,7 @@ fn notify_detached(user: User) {
         &[("NOTIFY_SOCKET", &socket)],
     )
     .success();
-    let messages = listener.receive_until("READY=1", Duration::from_secs(10));
-    assert_eq!(
-        field(&messages, "READY").as_deref(),
-        Some("1"),
-        "{messages:?}"
-    );
+    let messages = listener.ready();
     let monitor = record(&cx, "svc")["state"]["monitor_pid"].as_i64().unwrap();
     assert_eq!(
         field(&messages, "MAINPID"),
@@ -232,12 +218,7 @@ fn notify_foreground(user: User) {
         ],
         &[("NOTIFY_SOCKET", &socket)],
     );
-    let messages = listener.receive_until("READY=1", Duration::from_secs(10));
-    assert_eq!(
-        field(&messages, "READY").as_deref(),
-        Some("1"),
-        "{messages:?}"
-    );
+    let messages = listener.ready();
     let main: i64 = field(&messages, "MAINPID").unwrap().parse().unwrap();
     assert_eq!(berth_pids(&cx, &["run", "fg"]), vec![main]);
     signal(main, nix::sys::signal::Signal::SIGTERM);
@@ -557,12 +538,7 @@ fn generated_unit_runs(user: User) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let messages = listener.receive_until("READY=1", Duration::from_secs(10));
-    assert_eq!(
-        field(&messages, "READY").as_deref(),
-        Some("1"),
-        "{messages:?}"
-    );
+    let messages = listener.ready();
     let main: i64 = field(&messages, "MAINPID").unwrap().parse().unwrap();
     assert_eq!(berth_pids(&cx, &["run", "web"]), vec![main]);
     assert_eq!(cx.ok(["ps", "--format", "{{.Names}}"]), "web\n");
@@ -687,12 +663,7 @@ fn quadlet_units(user: User) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let messages = listener.receive_until("READY=1", Duration::from_secs(10));
-    assert_eq!(
-        field(&messages, "READY").as_deref(),
-        Some("1"),
-        "{messages:?}"
-    );
+    listener.ready();
     assert_eq!(cx.ok(["ps", "--format", "{{.Names}}"]), "web\n");
     assert!(cx.ok(["volume", "ls", "-q"]).contains("systemd-data"));
     run_all(&web, "ExecStop", true);

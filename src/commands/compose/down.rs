@@ -20,17 +20,11 @@ pub(super) fn down(
     let Some(store) = super::super::container::existing_store(session) else {
         return Ok(ExitStatus::SUCCESS);
     };
-    let records: Vec<ContainerRecord> = project_containers(&store, project)?
-        .into_iter()
-        .filter(|r| {
-            args.remove_orphans
-                || r.config
-                    .labels
-                    .get(super::SERVICE_LABEL)
-                    .is_some_and(|s| project.services.iter().any(|svc| &svc.name == s))
-        })
-        .collect();
-    let orphans = project_containers(&store, project)?.len() - records.len();
+    let (records, orphans): (Vec<ContainerRecord>, Vec<ContainerRecord>) =
+        project_containers(&store, project)?
+            .into_iter()
+            .partition(|r| args.remove_orphans || !super::is_orphan(project, r));
+    let orphans = orphans.len();
     if orphans > 0 {
         session.cx.printer.warn(&format!(
             "{orphans} orphan container(s) of this project remain: run with --remove-orphans to remove them"

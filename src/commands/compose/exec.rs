@@ -9,8 +9,8 @@ use clap::Parser;
 use super::super::ExitStatus;
 use super::super::Session;
 use super::{
-    ContainerPlan, Steps, config_hash, create_args, image_name, progress, project_containers,
-    project_pod, service_container,
+    ContainerPlan, Steps, config_hash, create_args, image_name, project_containers, project_pod,
+    service_container,
 };
 use crate::cli::{ComposeExecArgs, ComposeRunArgs, ComposeUpArgs, ContainerExecArgs};
 use crate::commands::container;
@@ -112,22 +112,7 @@ pub(super) fn run(
         let ports = super::pod_ports(project)?;
         let code = steps.in_namespace(None, |child| {
             super::build::make_images(child, &store, &needs, &policy)?;
-            match &pod {
-                Some(pod) => {
-                    pod::ensure_infra(&container::runtime(child, store.clone()), &pod.id)?;
-                }
-                None => {
-                    let labels = [(super::PROJECT_LABEL.to_owned(), project.name.clone())].into();
-                    crate::commands::pod::create_pod(
-                        child,
-                        &store,
-                        Some(&project.name),
-                        ports.clone(),
-                        labels,
-                    )?;
-                    progress(child, "Pod", &project.name, "Created");
-                }
-            }
+            super::up::ensure_pod(child, &store, project, pod.as_ref(), &ports)?;
             Ok(0)
         })?;
         if code != 0 {

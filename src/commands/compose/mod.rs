@@ -104,6 +104,15 @@ fn service_container<'a>(
     })
 }
 
+/// Whether the container belongs to a service the file no longer has.
+fn is_orphan(project: &Project, record: &ContainerRecord) -> bool {
+    record
+        .config
+        .labels
+        .get(SERVICE_LABEL)
+        .is_none_or(|name| !project.services.iter().any(|service| &service.name == name))
+}
+
 /// Whether the container belongs to one of `services`.
 fn of_services(record: &ContainerRecord, services: &[&Service]) -> bool {
     record

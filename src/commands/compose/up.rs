@@ -392,7 +392,7 @@ fn create_volumes(
 }
 
 /// The project's pod, made (publishing every service's ports) or its infra restarted.
-fn ensure_pod(
+pub(super) fn ensure_pod(
     session: &super::Session<'_>,
     store: &Store,
     project: &Project,
@@ -431,12 +431,7 @@ fn report_orphans(
 ) -> anyhow::Result<()> {
     let orphans: Vec<ContainerRecord> = records
         .iter()
-        .filter(|r| {
-            r.config
-                .labels
-                .get(super::SERVICE_LABEL)
-                .is_none_or(|s| !project.services.iter().any(|svc| &svc.name == s))
-        })
+        .filter(|r| super::is_orphan(project, r))
         .cloned()
         .collect();
     if orphans.is_empty() {

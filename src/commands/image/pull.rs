@@ -26,8 +26,7 @@ pub(crate) fn run(args: ImagePullArgs, session: &Session<'_>) -> anyhow::Result<
         to_stderr: false,
         quiet: args.quiet,
     };
-    let mut client = client_options()?;
-    client.tls_verify = args.tls_verify;
+    let client = client_options(args.tls_verify)?;
     let pulled = pull_and_register(
         &store,
         &lock,
@@ -144,7 +143,7 @@ fn pull_to_stderr(
     };
     let options = PullOptions {
         platform: pull::host_platform(),
-        client: client_options()?,
+        client: client_options(None)?,
         unpack,
         jobs: pull::DEFAULT_JOBS,
     };
@@ -163,9 +162,12 @@ pub(crate) fn pull_policy(arg: PullPolicyArg) -> PullPolicy {
     }
 }
 
-/// How commands reach registries: credentials, registries.conf and berth.toml, certs.d.
-pub(crate) fn client_options() -> anyhow::Result<ClientOptions> {
-    Ok(ClientOptions::load()?)
+/// How commands reach registries: credentials, registries.conf and berth.toml, certs.d, and
+/// the user's `--tls-verify` over all of them.
+pub(crate) fn client_options(tls_verify: Option<bool>) -> anyhow::Result<ClientOptions> {
+    let mut options = ClientOptions::load()?;
+    options.tls_verify = tls_verify;
+    Ok(options)
 }
 
 /// Docker's plain progress: one line per layer event (`<short>: Pull complete`).

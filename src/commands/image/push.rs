@@ -33,8 +33,7 @@ pub(crate) fn run(args: ImagePushArgs, session: &Session<'_>) -> anyhow::Result<
         to_stderr: false,
         quiet: args.quiet,
     };
-    let mut client = client_options()?;
-    client.tls_verify = args.tls_verify;
+    let client = client_options(args.tls_verify)?;
     let options = PushOptions {
         client,
         jobs: push::DEFAULT_JOBS,

@@ -13,6 +13,7 @@ pub mod registry;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// Who runs berth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -521,4 +522,26 @@ pub fn http_get(port: u16, path: &str, wait: std::time::Duration) -> String {
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
         }
     }
+}
+
+/// Polls `condition` every 20 ms until it holds; fails naming `what` after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The command line of `pid` (empty once it has gone).
+pub fn cmdline(pid: i64) -> Vec<String> {
+    fs_err::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| {
+            bytes
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
