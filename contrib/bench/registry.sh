@@ -71,6 +71,31 @@ cat >"$WORK/pull-p.sh" <<EOS
 #!/bin/sh
 $P pull -q --tls-verify=false $IMAGE >/dev/null
 EOS
+# Cold pulls into an empty store: each run gets new store directories and the last run's are
+# moved aside, not deleted. This machine's root filesystem is ext4 without a journal, where
+# creating files within ~30 s of deleting many scans the recently deleted inodes
+# (`recently_deleted` in the kernel's profile): a pull right after a reset measures that.
+mkdir -p "$WORK/old"
+cat >"$WORK/fresh-b.sh" <<EOS
+#!/bin/sh
+n=\$(date +%s%N); [ -e $WORK/cold-b ] && mv $WORK/cold-b $WORK/old/b-\$n; exit 0
+EOS
+cat >"$WORK/fresh-p.sh" <<EOS
+#!/bin/sh
+n=\$(date +%s%N)
+[ -e $WORK/cold-p ] && mv $WORK/cold-p $WORK/old/p-\$n
+[ -e $WORK/cold-prun ] && mv $WORK/cold-prun $WORK/old/prun-\$n
+exit 0
+EOS
+cat >"$WORK/cold-b.sh" <<EOS
+#!/bin/sh
+BERTH_ROOT=$WORK/cold-b $WORK/bin/berth pull -q $IMAGE >/dev/null
+EOS
+cat >"$WORK/cold-p.sh" <<EOS
+#!/bin/sh
+podman --root $WORK/cold-p --runroot $WORK/cold-prun --storage-driver overlay --cgroup-manager cgroupfs \\
+  --events-backend file pull -q --tls-verify=false $IMAGE >/dev/null
+EOS
 chmod +x "$WORK"/*.sh; chown "$USER_NAME" "$WORK"/*.sh
 pair() { # name, berth command, peer command, berth prepare, peer prepare
   as_user hyperfine -N -w 1 -r "$RUNS" --prepare "$4" --export-json "$WORK/b.json" "$2" >"$WORK/h.log" 2>&1 ||
@@ -82,7 +107,9 @@ pair() { # name, berth command, peer command, berth prepare, peer prepare
   printf '%-40s berth %8.1f ms   podman %8.1f ms   ratio %.3f\n' "$1" "$b" "$p" "$(echo "$b/$p" | bc -l)"
 }
 echo "== timings (median of $RUNS), python:3.11-slim from the fixture, $((compressed / 1000000)) MB compressed"
-pair "cold pull (after reset / rmi -a)" "$WORK/pull-b.sh" "$WORK/pull-p.sh" "$WORK/reset-b.sh" "$WORK/reset-p.sh"
+pair "cold pull (into an empty store)" "$WORK/cold-b.sh" "$WORK/cold-p.sh" "$WORK/fresh-b.sh" "$WORK/fresh-p.sh"
+pair "cold pull (right after reset / rmi -a)" "$WORK/pull-b.sh" "$WORK/pull-p.sh" "$WORK/reset-b.sh" "$WORK/reset-p.sh"
+as_user $P unshare rm -rf "$WORK/old" >/dev/null 2>&1 || true
 
 echo "== memory and disk"
 as_user "$WORK/reset-b.sh"; as_user "$WORK/reset-p.sh"

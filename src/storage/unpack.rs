@@ -27,6 +27,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use rustix::fs::{
     self as rfs, AtFlags, Dir, FileType, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps,
@@ -233,6 +234,8 @@ pub fn unpack_layer<R: Read>(
         dir_times: Vec::new(),
         buffer: vec![0; COPY_BUFFER_SIZE],
         skipped: HashSet::new(),
+        last_parent: None,
+        creator: Creator::current(),
     };
     let mut archive = tar::Archive::new(reader);
     let mut last: Option<PathBuf> = None;
@@ -301,6 +304,48 @@ struct Unpacker<'o> {
     buffer: Vec<u8>,
     /// Normalised paths of device nodes that were skipped (hardlinks to them are skipped too).
     skipped: HashSet<Vec<Vec<u8>>>,
+    /// The parent directory last resolved, kept while entries are regular files in it (as
+    /// tarballs list them): a regular file cannot change how a path resolves, any other entry
+    /// drops it. Saves an `openat2` per file.
+    last_parent: Option<(Vec<Vec<u8>>, Rc<OwnedFd>)>,
+    /// Our own ids and umask: a fresh file whose owner and mode they already give needs no
+    /// `fchown`/`fchmod`. `None` when the umask is unknown.
+    creator: Option<Creator>,
+}
+
+/// Who creates files in this process, and with which umask.
+#[derive(Debug, Clone, Copy)]
+struct Creator {
+    uid: u64,
+    gid: u64,
+    umask: u32,
+}
+
+impl Creator {
+    /// Reads the process's umask from `/proc/self/status` (Linux 4.7+; never changes it, so
+    /// no other thread is disturbed).
+    fn current() -> Option<Self> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let umask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())?;
+        Some(Creator {
+            uid: rustix::process::geteuid().as_raw().into(),
+            gid: rustix::process::getegid().as_raw().into(),
+            umask,
+        })
+    }
+
+    /// Whether what this process creates already has `meta`'s owner.
+    fn owns(&self, meta: &Meta) -> bool {
+        meta.uid == self.uid && meta.gid == self.gid
+    }
+
+    /// Whether a file this process creates with `meta`'s mode already has its owner and mode.
+    fn gives(&self, meta: &Meta) -> bool {
+        self.owns(meta) && meta.mode & 0o7000 == 0 && meta.mode & self.umask == 0
+    }
 }
 
 /// An entry's identity for error messages and resolution.
@@ -380,11 +425,15 @@ impl Unpacker<'_> {
             name,
         };
 
+        let regular = kind.is_file() || kind.is_contiguous();
+        if !regular || is_dir || name.starts_with(WHITEOUT_PREFIX) {
+            self.last_parent = None;
+        }
         if name.starts_with(WHITEOUT_PREFIX) {
             self.whiteout(&target)?;
         } else if is_dir {
             self.directory(&target, &meta)?;
-        } else if kind.is_file() || kind.is_contiguous() {
+        } else if regular {
             self.regular_file(&target, &meta, entry)?;
         } else if kind.is_hard_link() {
             let link = entry.link_name_bytes().map(std::borrow::Cow::into_owned);
@@ -424,11 +473,20 @@ impl Unpacker<'_> {
     }
 
     /// Resolves (creating missing directories) the parent of an entry.
-    fn parent(&self, target: &Target<'_>) -> Result<OwnedFd, UnpackError> {
-        open_parent(self.root.as_fd(), target.parent, true).map_err(target.err(format!(
-            "resolve or create parent directory `{}`",
-            String::from_utf8_lossy(&join(target.parent))
-        )))
+    fn parent(&mut self, target: &Target<'_>) -> Result<Rc<OwnedFd>, UnpackError> {
+        if let Some((comps, fd)) = &self.last_parent
+            && comps.as_slice() == target.parent
+        {
+            return Ok(Rc::clone(fd));
+        }
+        let fd =
+            open_parent(self.root.as_fd(), target.parent, true).map_err(target.err(format!(
+                "resolve or create parent directory `{}`",
+                String::from_utf8_lossy(&join(target.parent))
+            )))?;
+        let fd = Rc::new(fd);
+        self.last_parent = Some((target.parent.to_vec(), Rc::clone(&fd)));
+        Ok(fd)
     }
 
     /// Unpacks a regular file.
@@ -439,14 +497,26 @@ impl Unpacker<'_> {
         entry: &mut tar::Entry<'_, R>,
     ) -> Result<(), UnpackError> {
         let parent = self.parent(target)?;
-        replace_existing(&parent, target.name, false)
-            .map_err(target.err("remove the existing entry"))?;
-        let fd = rfs::openat(
-            &parent,
-            target.name,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        )
+        // Created with its final mode when the umask keeps it so; then no fchmod is needed.
+        let given = self.creator.is_some_and(|c| c.gives(meta));
+        let mode = Mode::from_raw_mode(if given { meta.mode } else { 0o600 });
+        let create = || {
+            rfs::openat(
+                &*parent,
+                target.name,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                mode,
+            )
+        };
+        // Most layers write into fresh directories: try first, make room only on EEXIST.
+        let fd = match create() {
+            Err(Errno::EXIST) => {
+                replace_existing(&parent, target.name, false)
+                    .map_err(target.err("remove the existing entry"))?;
+                create()
+            }
+            other => other,
+        }
         .map_err(target.errno("create regular file"))?;
         let mut file = File::from(fd);
         let expected = entry.size();
@@ -475,7 +545,9 @@ impl Unpacker<'_> {
             });
         }
         self.stats.content_bytes += written;
-        self.apply_fd_meta(target, &file, meta, false)?;
+        if !given || !meta.xattrs.is_empty() {
+            self.apply_fd_meta(target, &file, meta, false)?;
+        }
         rfs::futimens(&file, &meta.timestamps()).map_err(target.errno("set modification time"))
     }
 
@@ -516,9 +588,11 @@ impl Unpacker<'_> {
             "create symlink to `{}`",
             String::from_utf8_lossy(link)
         )))?;
-        self.set_owner(target, meta, |uid, gid| {
-            rfs::chownat(&parent, target.name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
-        })?;
+        if !self.creator.is_some_and(|c| c.owns(meta)) {
+            self.set_owner(target, meta, |uid, gid| {
+                rfs::chownat(&parent, target.name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
+            })?;
+        }
         rfs::utimensat(
             &parent,
             target.name,
@@ -1380,6 +1454,50 @@ mod tests {
             assert!(!exists(Path::new(host)), "{host} created on the host");
         }
         sb.assert_confined();
+    }
+
+    /// A directory replaced by a symlink between two files in it: the second file follows the
+    /// symlink (resolved in dest), not the directory the first file went into.
+    #[test]
+    fn a_directory_replaced_by_a_symlink_redirects_later_files() {
+        let sb = Sandbox::new();
+        let mut l = Layer::new();
+        l.dir(b"b/", 0o755)
+            .dir(b"a/", 0o755)
+            .file(b"a/one", b"1")
+            .symlink(b"a", b"/b")
+            .file(b"a/two", b"2")
+            .file(b"a/three", b"3");
+        sb.unpack(&l.finish()).unwrap();
+        assert_eq!(fs_err::read_link(sb.path("a")).unwrap(), Path::new("/b"));
+        assert_eq!(read(&sb.path("b/two")), b"2");
+        assert_eq!(read(&sb.path("b/three")), b"3");
+        assert!(!exists(&sb.path("b/one")));
+        sb.assert_confined();
+    }
+
+    /// Files are created with their final mode whatever the umask, and an existing file is
+    /// replaced.
+    #[test]
+    fn modes_survive_the_umask_and_files_are_replaced() {
+        let sb = Sandbox::new();
+        let mut l = Layer::new();
+        l.append(Layer::header(b"open", EntryType::Regular, 1, 0o666), b"x")
+            .append(Layer::header(b"plain", EntryType::Regular, 1, 0o644), b"y")
+            .append(Layer::header(b"ro", EntryType::Regular, 1, 0o400), b"z")
+            .append(Layer::header(b"suid", EntryType::Regular, 1, 0o4755), b"s")
+            .file(b"plain", b"again");
+        sb.unpack(&l.finish()).unwrap();
+        for (name, mode) in [
+            ("open", 0o666),
+            ("plain", 0o644),
+            ("ro", 0o400),
+            ("suid", 0o4755),
+        ] {
+            let m = fs_err::symlink_metadata(sb.path(name)).unwrap();
+            assert_eq!(m.mode() & 0o7777, mode, "{name}");
+        }
+        assert_eq!(read(&sb.path("plain")), b"again");
     }
 
     /// Absolute symlinks to real host directories (the outer tempdir, the canary's) are resolved in dest.
