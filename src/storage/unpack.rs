@@ -17,8 +17,8 @@
 //! (`0:0` character devices and the `user.overlay.opaque` xattr).
 //!
 //! The `tar` crate is used only as a parser. This module uses nothing else of the crate, only
-//! the external crates `tar`, `rustix`, `nix`, `thiserror` and `tracing` (tests: `tempfile` and
-//! `fs-err`).
+//! the external crates `tar`, `rustix`, `nix`, `thiserror`, `tracing` and `fs-err` (tests:
+//! `tempfile`).
 
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr};
@@ -325,7 +325,7 @@ impl Creator {
     /// Reads the process's umask from `/proc/self/status` (Linux 4.7+; never changes it, so
     /// no other thread is disturbed).
     fn current() -> Option<Self> {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let status = fs_err::read_to_string("/proc/self/status").ok()?;
         let umask = status
             .lines()
             .find_map(|l| l.strip_prefix("Umask:"))
