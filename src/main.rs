@@ -5,10 +5,9 @@ use std::process::ExitCode;
 use berth::cli::Cli;
 use berth::commands;
 use berth::context::Context;
-use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(berth::cli::generator_args(std::env::args_os().collect())) {
+    let cli = match Cli::parse_args(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
