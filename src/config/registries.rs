@@ -1,16 +1,26 @@
 //! Which registries exist and how to reach them: registries.conf v2
-//! (containers-registries.conf(5), the file podman reads) and the same keys in berth's own
-//! `berth.toml`, merged into one validated [`Registries`].
+//! (containers-registries.conf(5), the file podman reads), its `registries.conf.d` drop-ins
+//! (containers-registries.conf.d(5)) and the same keys in berth's own `berth.toml`, merged into
+//! one validated [`Registries`].
 //!
-//! Files: `$CONTAINERS_REGISTRIES_CONF` if set, else `$XDG_CONFIG_HOME/containers/registries.conf`
-//! if it exists, else `/etc/containers/registries.conf` (podman's order: a user file replaces
-//! the system one); then `$XDG_CONFIG_HOME/berth/berth.toml`, which wins: its `[[registry]]`
-//! entries replace those with the same prefix, and its `unqualified-search-registries`, when
-//! set, replaces the list.
+//! Files, each laid over the ones before it:
+//! 1. the main file: `$CONTAINERS_REGISTRIES_CONF` if set, else
+//!    `$XDG_CONFIG_HOME/containers/registries.conf` if it exists, else
+//!    `/etc/containers/registries.conf` (podman's order: a user file replaces the system one);
+//! 2. the `*.conf` files of `registries.conf.d` in lexical order: only the user's
+//!    (`$XDG_CONFIG_HOME/containers/registries.conf.d`) after the user's main file, else the
+//!    system's (`/etc/containers/registries.conf.d`) and then the user's;
+//! 3. `$XDG_CONFIG_HOME/berth/berth.toml`.
 //!
-//! Keys we do not use (`short-name-mode`, `[aliases]`, `credential-helpers`, …) are accepted
-//! and ignored, so podman users keep their files.
+//! Laying a file over another (podman's merge): its `[[registry]]` entries replace those with
+//! the same prefix and add the others; `unqualified-search-registries` and `short-name-mode`,
+//! when set, replace the earlier value; `[aliases]` entries replace those of the same name, and
+//! an empty alias erases the name.
+//!
+//! Keys we do not use (`credential-helpers`, …) are accepted and ignored, so podman users keep
+//! their files.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -25,6 +35,9 @@ type Result<T> = std::result::Result<T, ConfigError>;
 #[serde(rename_all = "kebab-case")]
 struct RegistriesFile {
     unqualified_search_registries: Option<Vec<String>>,
+    short_name_mode: Option<String>,
+    #[serde(default)]
+    aliases: BTreeMap<String, String>,
     #[serde(default)]
     registry: Vec<RegistryTable>,
 }
@@ -61,11 +74,39 @@ struct MirrorTable {
 /// Every registry setting berth knows, validated.
 #[derive(Debug, Clone, Default)]
 pub struct Registries {
-    /// `unqualified-search-registries`: read so that podman's files parse, not searched.
-    /// Short names always mean docker.io (Docker's rule, and no prompt).
+    /// `unqualified-search-registries` (`host[:port]`), tried in order for a short name. Empty
+    /// (unset, or set to `[]`): short names mean docker.io, Docker's rule.
     pub search: Vec<String>,
+    /// The file that set `search`, for messages.
+    pub search_source: Option<PathBuf>,
+    /// `short-name-mode`: accepted, never prompts (see [`ShortNameMode`]).
+    pub short_name_mode: ShortNameMode,
+    /// `[aliases]`: short name as written (no tag) → fully qualified name (no tag).
+    pub aliases: BTreeMap<String, Alias>,
     /// The `[[registry]]` entries.
     pub entries: Vec<RegistryEntry>,
+}
+
+/// An `[aliases]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    /// The fully qualified name it stands for, as written (checked where it is used).
+    pub target: String,
+    /// The file that declared it, for messages.
+    pub source: PathBuf,
+}
+
+/// `short-name-mode`. berth never prompts, so every mode behaves as podman's `permissive` does
+/// without a terminal: an alias if there is one, else every search registry in order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ShortNameMode {
+    /// `enforcing`: podman prompts, or fails without a terminal; berth searches.
+    Enforcing,
+    /// `permissive` (the default).
+    #[default]
+    Permissive,
+    /// `disabled`: search without prompting.
+    Disabled,
 }
 
 /// A `[[registry]]` entry.
@@ -149,21 +190,35 @@ impl std::fmt::Display for Prefix {
 impl Registries {
     /// Reads the files of the module header (those that exist).
     pub fn load() -> Result<Self> {
-        let containers = paths::registries_conf();
-        let mut registries = match containers.as_deref().filter(|path| path.exists()) {
-            Some(path) => Self::parse(&read(path)?, path)?,
-            None => Self::default(),
-        };
-        let berth = paths::berth_toml();
+        let files = paths::registries_files();
+        Self::load_files(&files.main, &files.drop_in_dirs, &paths::berth_toml())
+    }
+
+    /// Reads `main`, then the `*.conf` drop-ins of each of `drop_in_dirs`, then `berth`,
+    /// skipping those that do not exist.
+    pub fn load_files(main: &Path, drop_in_dirs: &[PathBuf], berth: &Path) -> Result<Self> {
+        let mut files = Vec::new();
+        if main.exists() {
+            files.push(main.to_owned());
+        }
+        for dir in drop_in_dirs {
+            files.extend(drop_ins(dir)?);
+        }
         if berth.exists() {
-            registries.merge(Self::parse_file(&read(&berth)?, &berth)?);
+            files.push(berth.to_owned());
+        }
+        let mut registries = Self::default();
+        for file in files {
+            registries.merge(Self::parse_file(&read(&file)?, &file)?);
         }
         Ok(registries)
     }
 
     /// Parses one file's text; `path` is named in errors and kept in the entries.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        Ok(Self::parse_file(text, path)?.into_registries())
+        let mut registries = Self::default();
+        registries.merge(Self::parse_file(text, path)?);
+        Ok(registries)
     }
 
     fn parse_file(text: &str, path: &Path) -> Result<Parsed> {
@@ -182,16 +237,67 @@ impl Registries {
             }
             entries.push(entry);
         }
-        let search = file
-            .unqualified_search_registries
-            .map(|list| list.into_iter().map(|r| r.trim().to_owned()).collect());
-        Ok(Parsed { search, entries })
+        let search = match file.unqualified_search_registries {
+            Some(list) => Some(
+                list.iter()
+                    .map(|registry| clean_search_registry(registry, path))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            None => None,
+        };
+        let short_name_mode = match file.short_name_mode.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("enforcing") => Some(ShortNameMode::Enforcing),
+            Some("permissive") => Some(ShortNameMode::Permissive),
+            Some("disabled") => Some(ShortNameMode::Disabled),
+            Some(other) => {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "short-name-mode `{other}`: expected enforcing, permissive or disabled"
+                    ),
+                ));
+            }
+        };
+        for name in file.aliases.keys() {
+            if name.trim().is_empty() || name.contains(['@', ':']) {
+                return Err(invalid(
+                    path,
+                    format!("alias `{name}`: a short name has no registry, tag or digest"),
+                ));
+            }
+        }
+        Ok(Parsed {
+            path: path.to_owned(),
+            search,
+            short_name_mode,
+            aliases: file.aliases,
+            entries,
+        })
     }
 
-    /// Lays `other` (berth.toml) over `self`.
+    /// Lays `other` (a later file) over `self`.
     fn merge(&mut self, other: Parsed) {
         if let Some(search) = other.search {
             self.search = search;
+            self.search_source = Some(other.path.clone());
+        }
+        if let Some(mode) = other.short_name_mode {
+            self.short_name_mode = mode;
+        }
+        for (name, target) in other.aliases {
+            let target = target.trim();
+            if target.is_empty() {
+                self.aliases.remove(&name);
+            } else {
+                self.aliases.insert(
+                    name,
+                    Alias {
+                        target: target.to_owned(),
+                        source: other.path.clone(),
+                    },
+                );
+            }
         }
         for entry in other.entries {
             self.entries.retain(|old| old.prefix != entry.prefix);
@@ -209,19 +315,49 @@ impl Registries {
     }
 }
 
-/// A parsed file, before merging (whether the search list was set matters there).
+/// A parsed file, before merging (whether a key was set at all matters there).
 struct Parsed {
+    path: PathBuf,
     search: Option<Vec<String>>,
+    short_name_mode: Option<ShortNameMode>,
+    /// As written: an empty target erases the alias.
+    aliases: BTreeMap<String, String>,
     entries: Vec<RegistryEntry>,
 }
 
-impl Parsed {
-    fn into_registries(self) -> Registries {
-        Registries {
-            search: self.search.unwrap_or_default(),
-            entries: self.entries,
+/// The `*.conf` files of a `registries.conf.d` directory, in lexical order; none when it does
+/// not exist. Other files and subdirectories are ignored, as podman does.
+fn drop_ins(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match fs_err::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(ConfigError::Read(error)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(ConfigError::Read)?.path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "conf")
+            && path.is_file()
+        {
+            files.push(path);
         }
     }
+    files.sort();
+    Ok(files)
+}
+
+/// An `unqualified-search-registries` item: a bare `host[:port]`.
+fn clean_search_registry(text: &str, path: &Path) -> Result<String> {
+    let registry = clean_location(text, "search registry", path)?;
+    if registry.is_empty() || registry.contains(['/', '@']) {
+        return Err(invalid(
+            path,
+            format!("search registry `{text}`: write `host[:port]`"),
+        ));
+    }
+    Ok(registry)
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -531,5 +667,135 @@ location = "c.example"
         registries
             .merge(Registries::parse_file("unqualified-search-registries = []\n", berth).unwrap());
         assert!(registries.search.is_empty());
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn drop_ins_follow_the_main_file_in_lexical_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = write(
+            dir.path(),
+            "registries.conf",
+            "unqualified-search-registries = [\"quay.io\"]\n\
+             [aliases]\n\"python\" = \"docker.io/library/python\"\n\"gone\" = \"quay.io/x/gone\"\n\
+             [[registry]]\nprefix = \"docker.io\"\nblocked = true\n\
+             [[registry]]\nlocation = \"keep.example\"\n",
+        );
+        let system = dir.path().join("system.d");
+        let user = dir.path().join("user.d");
+        // Lexical order: 10 before 20, whatever order they were written in.
+        let second = write(
+            &system,
+            "20-second.conf",
+            "unqualified-search-registries = [\"b.example:5000\", \"docker.io\"]\n\
+             [aliases]\n\"gone\" = \"\"\n",
+        );
+        write(
+            &system,
+            "10-first.conf",
+            "unqualified-search-registries = [\"a.example\"]\nshort-name-mode = \"enforcing\"\n\
+             [[registry]]\nprefix = \"docker.io\"\nlocation = \"mirror.example/hub\"\n",
+        );
+        // Not `*.conf`: ignored, even when invalid.
+        write(&system, "README", "not toml [");
+        write(&system, "30-dir.conf/inner.conf", "not toml [");
+        let user_file = write(
+            &user,
+            "50-user.conf",
+            "[aliases]\n\"app\" = \"quay.io/team/app\"\n",
+        );
+        let registries = Registries::load_files(
+            &main,
+            &[system, user, dir.path().join("missing.d")],
+            &dir.path().join("berth.toml"),
+        )
+        .unwrap();
+        assert_eq!(registries.search, ["b.example:5000", "docker.io"]);
+        assert_eq!(registries.search_source.as_deref(), Some(second.as_path()));
+        assert_eq!(registries.short_name_mode, ShortNameMode::Enforcing);
+        assert_eq!(
+            registries.aliases.keys().collect::<Vec<_>>(),
+            ["app", "python"]
+        );
+        assert_eq!(registries.aliases["app"].source, user_file);
+        assert_eq!(registries.aliases["python"].source, main);
+        // The drop-in's docker.io entry replaced the main file's; the other entry stays.
+        assert_eq!(registries.entries.len(), 2);
+        let (hub, _) = registries.find("docker.io/library/busybox").unwrap();
+        assert!(!hub.blocked);
+        assert_eq!(hub.location.as_deref(), Some("mirror.example/hub"));
+        assert!(registries.find("keep.example/app").is_some());
+    }
+
+    #[test]
+    fn a_missing_main_file_still_reads_the_drop_ins() {
+        let dir = tempfile::tempdir().unwrap();
+        let drop_ins = dir.path().join("registries.conf.d");
+        write(
+            &drop_ins,
+            "search.conf",
+            "unqualified-search-registries = [\"127.0.0.1:5000/\"]\n",
+        );
+        let registries = Registries::load_files(
+            &dir.path().join("registries.conf"),
+            &[drop_ins],
+            &dir.path().join("berth.toml"),
+        )
+        .unwrap();
+        assert_eq!(registries.search, ["127.0.0.1:5000"]);
+        let none = Registries::load_files(
+            &dir.path().join("none.conf"),
+            &[dir.path().join("none.d")],
+            &dir.path().join("none.toml"),
+        )
+        .unwrap();
+        assert!(none.search.is_empty() && none.aliases.is_empty() && none.entries.is_empty());
+    }
+
+    #[test]
+    fn a_bad_drop_in_is_named_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let drop_ins = dir.path().join("registries.conf.d");
+        write(&drop_ins, "ok.conf", "");
+        let bad = write(
+            &drop_ins,
+            "bad.conf",
+            "# a comment\nunqualified-search-registries = [\"a\"\n",
+        );
+        let error = Registries::load_files(
+            &dir.path().join("registries.conf"),
+            &[drop_ins],
+            &dir.path().join("berth.toml"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("invalid configuration file `{}`", bad.display())
+        );
+        let cause = std::error::Error::source(&error).unwrap().to_string();
+        assert!(cause.contains("line 2"), "{cause}");
+    }
+
+    #[test]
+    fn short_name_settings_are_checked() {
+        assert!(error("short-name-mode = \"ask\"\n").contains("expected enforcing, permissive"));
+        assert!(
+            error("unqualified-search-registries = [\"quay.io/ns\"]\n").contains("host[:port]")
+        );
+        assert!(error("unqualified-search-registries = [\"\"]\n").contains("host[:port]"));
+        assert!(
+            error("[aliases]\n\"python:3\" = \"docker.io/library/python\"\n").contains("alias")
+        );
+        let registries =
+            parse("short-name-mode = \"disabled\"\n[aliases]\n\"a/b\" = \" quay.io/a/b \"\n");
+        assert_eq!(registries.short_name_mode, ShortNameMode::Disabled);
+        assert_eq!(registries.aliases["a/b"].target, "quay.io/a/b");
+        assert_eq!(parse("").short_name_mode, ShortNameMode::Permissive);
     }
 }
