@@ -105,7 +105,7 @@ impl<'a> Executor<'a> {
         let found = if stale {
             None
         } else {
-            match image::resolve(store, name) {
+            match resolve_local(store, name)? {
                 Ok(resolved) => Some(resolved),
                 Err(image::ImageError::NotFound(_)) if policy != PullPolicy::Never => None,
                 Err(error) => return Err(fail(error)),
@@ -287,25 +287,49 @@ impl<'a> Executor<'a> {
     }
 }
 
+/// The stored image `name` (FROM, COPY --from): by Docker's rule, else, for a short name, by
+/// its alias or search registries' names (as a pull names it). Only a bad registries
+/// configuration is an outer error.
+fn resolve_local(
+    store: &crate::storage::Store,
+    name: &str,
+) -> Result<std::result::Result<image::Resolved, image::ImageError>> {
+    use crate::registry::{client::ClientOptions, short_name};
+    let found = image::resolve(store, name);
+    if !matches!(found, Err(image::ImageError::NotFound(_))) {
+        return Ok(found);
+    }
+    let client = ClientOptions::load().map_err(fail)?;
+    for candidate in short_name::local_names(&client.registries, name).map_err(fail)? {
+        if let Ok(resolved) = image::resolve(store, &candidate.to_string()) {
+            return Ok(Ok(resolved));
+        }
+    }
+    Ok(found)
+}
+
 /// Pulls a missing base image (FROM, COPY --from) and names it; returns its image ID.
 fn pull_base(store: &crate::storage::Store, name: &str) -> Result<Digest> {
-    use crate::registry::{client::ClientOptions, pull, reporter::Silent};
+    use crate::registry::{client::ClientOptions, pull, reporter::Silent, short_name};
     let failed = |error: &dyn std::error::Error| {
         fail(format!(
             "failed to resolve source metadata for {name}: {}",
             image::archive::error_chain(error)
         ))
     };
-    let reference = crate::oci::Reference::parse(name).map_err(|error| failed(&error))?;
+    let client = ClientOptions::load().map_err(|error| failed(&error))?;
+    let candidates =
+        short_name::resolve_pull(&client.registries, name).map_err(|error| failed(&error))?;
     let lock = store.lock().map_err(fail)?;
     let options = pull::PullOptions {
         platform: pull::host_platform(),
-        client: ClientOptions::load().map_err(|error| failed(&error))?,
+        client,
         unpack: UnpackOptions::default(),
         jobs: pull::DEFAULT_JOBS,
     };
-    let report = pull::pull(store, &lock, &reference, &options, &mut Silent)
+    let report = pull::pull(store, &lock, &candidates, &options, &mut Silent)
         .map_err(|error| failed(&error))?;
+    let reference = &report.reference;
     let names: Vec<crate::oci::Reference> = reference
         .digest()
         .is_none()

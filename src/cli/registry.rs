@@ -3,15 +3,22 @@
 /// The long help's section on registry configuration (pull, push, login).
 pub const REGISTRIES_HELP: &str = "\
 Registries:
-  Short names are Docker's: `busybox` is docker.io/library/busybox:latest, never a prompt.
   Settings come from registries.conf v2 ($CONTAINERS_REGISTRIES_CONF, else
-  $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf), then
-  $XDG_CONFIG_HOME/berth/berth.toml with the same keys, which wins: its [[registry]] entries
-  replace those with the same prefix. A [[registry]] (the longest matching `prefix`, or a
-  `*.domain` wildcard) may set `location`, `insecure`, `blocked` and [[registry.mirror]]
-  tables (`location`, `insecure`, `pull-from-mirror`). Pulls try the mirrors in order, then
-  the location, and keep the name asked for; pushes go to the name as written, never to a
-  mirror. `unqualified-search-registries` is read but short names still mean docker.io.
+  $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf), then the
+  *.conf drop-ins of registries.conf.d in lexical order (the user's only, after the user's
+  file; else /etc/containers/registries.conf.d/ and then the user's), then
+  $XDG_CONFIG_HOME/berth/berth.toml with the same keys. A later file wins: its [[registry]]
+  entries replace those with the same prefix, its `unqualified-search-registries` and
+  `short-name-mode` replace the earlier ones, its [aliases] replace (\"\" erases) each name.
+  A [[registry]] (the longest matching `prefix`, or a `*.domain` wildcard) may set
+  `location`, `insecure`, `blocked` and [[registry.mirror]] tables (`location`, `insecure`,
+  `pull-from-mirror`). Pulls try the mirrors in order, then the location, and keep the name
+  asked for; pushes go to the name as written, never to a mirror.
+  Short names (no registry: `busybox`, `org/app:1`): an [aliases] entry if there is one, else
+  each `unqualified-search-registries` entry in order (the first that has the image is
+  pulled and names it, e.g. localhost:5000/busybox:latest), else Docker's docker.io. Never a
+  prompt: every `short-name-mode` searches. Locally a short name is looked up by Docker's
+  rule first, then under those names.
   TLS: CA certificates (*.crt) and client pairs (*.cert + *.key) in certs.d/HOST:PORT/ under
   $XDG_CONFIG_HOME/containers, /etc/containers or /etc/docker. localhost, 127.0.0.0/8 and
   ::1 use verified HTTPS when they speak TLS, else plain HTTP; `insecure = true` and

@@ -47,19 +47,41 @@ pub fn berth_toml() -> PathBuf {
     config_home().join("berth/berth.toml")
 }
 
-/// The registries.conf podman would read: `$CONTAINERS_REGISTRIES_CONF`, else the user's
-/// file if it exists, else the system's (`None` only when neither exists).
-pub fn registries_conf() -> Option<PathBuf> {
+/// The registries.conf files podman would read, in the order they are laid over each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistriesFiles {
+    /// The main file (it may not exist).
+    pub main: PathBuf,
+    /// The `registries.conf.d` directories whose `*.conf` drop-ins follow it, in order (they
+    /// may not exist).
+    pub drop_in_dirs: Vec<PathBuf>,
+}
+
+/// containers-registries.conf.d(5)'s choice: `$CONTAINERS_REGISTRIES_CONF` if set, else the
+/// user's registries.conf if it exists, else the system's. The user's file replaces the
+/// system's and its drop-ins (only the user's `registries.conf.d` follows it); otherwise the
+/// system's drop-ins come first, then the user's.
+pub fn registries_files() -> RegistriesFiles {
+    let user = config_home().join("containers/registries.conf");
+    let user_dir = config_home().join("containers/registries.conf.d");
+    let system_dir = PathBuf::from("/etc/containers/registries.conf.d");
     if let Some(file) = std::env::var_os(env::CONTAINERS_REGISTRIES_CONF).filter(|v| !v.is_empty())
     {
-        return Some(PathBuf::from(file));
+        return RegistriesFiles {
+            main: PathBuf::from(file),
+            drop_in_dirs: vec![system_dir, user_dir],
+        };
     }
-    [
-        config_home().join("containers/registries.conf"),
-        PathBuf::from("/etc/containers/registries.conf"),
-    ]
-    .into_iter()
-    .find(|path| path.exists())
+    if user.exists() {
+        return RegistriesFiles {
+            main: user,
+            drop_in_dirs: vec![user_dir],
+        };
+    }
+    RegistriesFiles {
+        main: PathBuf::from("/etc/containers/registries.conf"),
+        drop_in_dirs: vec![system_dir, user_dir],
+    }
 }
 
 /// Where per-registry TLS files live (`certs.d/HOST[:PORT]/`), in the order searched:

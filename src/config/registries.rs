@@ -1,16 +1,26 @@
 //! Which registries exist and how to reach them: registries.conf v2
-//! (containers-registries.conf(5), the file podman reads) and the same keys in berth's own
-//! `berth.toml`, merged into one validated [`Registries`].
+//! (containers-registries.conf(5), the file podman reads), its `registries.conf.d` drop-ins
+//! (containers-registries.conf.d(5)) and the same keys in berth's own `berth.toml`, merged into
+//! one validated [`Registries`].
 //!
-//! Files: `$CONTAINERS_REGISTRIES_CONF` if set, else `$XDG_CONFIG_HOME/containers/registries.conf`
-//! if it exists, else `/etc/containers/registries.conf` (podman's order: a user file replaces
-//! the system one); then `$XDG_CONFIG_HOME/berth/berth.toml`, which wins: its `[[registry]]`
-//! entries replace those with the same prefix, and its `unqualified-search-registries`, when
-//! set, replaces the list.
+//! Files, each laid over the ones before it:
+//! 1. the main file: `$CONTAINERS_REGISTRIES_CONF` if set, else
+//!    `$XDG_CONFIG_HOME/containers/registries.conf` if it exists, else
+//!    `/etc/containers/registries.conf` (podman's order: a user file replaces the system one);
+//! 2. the `*.conf` files of `registries.conf.d` in lexical order: only the user's
+//!    (`$XDG_CONFIG_HOME/containers/registries.conf.d`) after the user's main file, else the
+//!    system's (`/etc/containers/registries.conf.d`) and then the user's;
+//! 3. `$XDG_CONFIG_HOME/berth/berth.toml`.
 //!
-//! Keys we do not use (`short-name-mode`, `[aliases]`, `credential-helpers`, …) are accepted
-//! and ignored, so podman users keep their files.
+//! Laying a file over another (podman's merge): its `[[registry]]` entries replace those with
+//! the same prefix and add the others; `unqualified-search-registries` and `short-name-mode`,
+//! when set, replace the earlier value; `[aliases]` entries replace those of the same name, and
+//! an empty alias erases the name.
+//!
+//! Keys we do not use (`credential-helpers`, …) are accepted and ignored, so podman users keep
+//! their files.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -25,6 +35,9 @@ type Result<T> = std::result::Result<T, ConfigError>;
 #[serde(rename_all = "kebab-case")]
 struct RegistriesFile {
     unqualified_search_registries: Option<Vec<String>>,
+    short_name_mode: Option<String>,
+    #[serde(default)]
+    aliases: BTreeMap<String, String>,
     #[serde(default)]
     registry: Vec<RegistryTable>,
 }
@@ -61,11 +74,39 @@ struct MirrorTable {
 /// Every registry setting berth knows, validated.
 #[derive(Debug, Clone, Default)]
 pub struct Registries {
-    /// `unqualified-search-registries`: read so that podman's files parse, not searched.
-    /// Short names always mean docker.io (Docker's rule, and no prompt).
+    /// `unqualified-search-registries` (`host[:port]`), tried in order for a short name. Empty
+    /// (unset, or set to `[]`): short names mean docker.io, Docker's rule.
     pub search: Vec<String>,
+    /// The file that set `search`, for messages.
+    pub search_source: Option<PathBuf>,
+    /// `short-name-mode`: accepted, never prompts (see [`ShortNameMode`]).
+    pub short_name_mode: ShortNameMode,
+    /// `[aliases]`: short name as written (no tag) → fully qualified name (no tag).
+    pub aliases: BTreeMap<String, Alias>,
     /// The `[[registry]]` entries.
     pub entries: Vec<RegistryEntry>,
+}
+
+/// An `[aliases]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    /// The fully qualified name it stands for, as written (checked where it is used).
+    pub target: String,
+    /// The file that declared it, for messages.
+    pub source: PathBuf,
+}
+
+/// `short-name-mode`. berth never prompts, so every mode behaves as podman's `permissive` does
+/// without a terminal: an alias if there is one, else every search registry in order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ShortNameMode {
+    /// `enforcing`: podman prompts, or fails without a terminal; berth searches.
+    Enforcing,
+    /// `permissive` (the default).
+    #[default]
+    Permissive,
+    /// `disabled`: search without prompting.
+    Disabled,
 }
 
 /// A `[[registry]]` entry.
@@ -149,21 +190,35 @@ impl std::fmt::Display for Prefix {
 impl Registries {
     /// Reads the files of the module header (those that exist).
     pub fn load() -> Result<Self> {
-        let containers = paths::registries_conf();
-        let mut registries = match containers.as_deref().filter(|path| path.exists()) {
-            Some(path) => Self::parse(&read(path)?, path)?,
-            None => Self::default(),
-        };
-        let berth = paths::berth_toml();
+        let files = paths::registries_files();
+        Self::load_files(&files.main, &files.drop_in_dirs, &paths::berth_toml())
+    }
+
+    /// Reads `main`, then the `*.conf` drop-ins of each of `drop_in_dirs`, then `berth`,
+    /// skipping those that do not exist.
+    pub fn load_files(main: &Path, drop_in_dirs: &[PathBuf], berth: &Path) -> Result<Self> {
+        let mut files = Vec::new();
+        if main.exists() {
+            files.push(main.to_owned());
+        }
+        for dir in drop_in_dirs {
+            files.extend(drop_ins(dir)?);
+        }
         if berth.exists() {
-            registries.merge(Self::parse_file(&read(&berth)?, &berth)?);
+            files.push(berth.to_owned());
+        }
+        let mut registries = Self::default();
+        for file in files {
+            registries.merge(Self::parse_file(&read(&file)?, &file)?);
         }
         Ok(registries)
     }
 
     /// Parses one file's text; `path` is named in errors and kept in the entries.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        Ok(Self::parse_file(text, path)?.into_registries())
+        let mut registries = Self::default();
+        registries.merge(Self::parse_file(text, path)?);
+        Ok(registries)
     }
 
     fn parse_file(text: &str, path: &Path) -> Result<Parsed> {
@@ -182,16 +237,67 @@ impl Registries {
             }
             entries.push(entry);
         }
-        let search = file
-            .unqualified_search_registries
-            .map(|list| list.into_iter().map(|r| r.trim().to_owned()).collect());
-        Ok(Parsed { search, entries })
+        let search = match file.unqualified_search_registries {
+            Some(list) => Some(
+                list.iter()
+                    .map(|registry| clean_search_registry(registry, path))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            None => None,
+        };
+        let short_name_mode = match file.short_name_mode.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("enforcing") => Some(ShortNameMode::Enforcing),
+            Some("permissive") => Some(ShortNameMode::Permissive),
+            Some("disabled") => Some(ShortNameMode::Disabled),
+            Some(other) => {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "short-name-mode `{other}`: expected enforcing, permissive or disabled"
+                    ),
+                ));
+            }
+        };
+        for name in file.aliases.keys() {
+            if name.trim().is_empty() || name.contains(['@', ':']) {
+                return Err(invalid(
+                    path,
+                    format!("alias `{name}`: a short name has no registry, tag or digest"),
+                ));
+            }
+        }
+        Ok(Parsed {
+            path: path.to_owned(),
+            search,
+            short_name_mode,
+            aliases: file.aliases,
+            entries,
+        })
     }
 
-    /// Lays `other` (berth.toml) over `self`.
+    /// Lays `other` (a later file) over `self`.
     fn merge(&mut self, other: Parsed) {
         if let Some(search) = other.search {
             self.search = search;
+            self.search_source = Some(other.path.clone());
+        }
+        if let Some(mode) = other.short_name_mode {
+            self.short_name_mode = mode;
+        }
+        for (name, target) in other.aliases {
+            let target = target.trim();
+            if target.is_empty() {
+                self.aliases.remove(&name);
+            } else {
+                self.aliases.insert(
+                    name,
+                    Alias {
+                        target: target.to_owned(),
+                        source: other.path.clone(),
+                    },
+                );
+            }
         }
         for entry in other.entries {
             self.entries.retain(|old| old.prefix != entry.prefix);
@@ -209,19 +315,49 @@ impl Registries {
     }
 }
 
-/// A parsed file, before merging (whether the search list was set matters there).
+/// A parsed file, before merging (whether a key was set at all matters there).
 struct Parsed {
+    path: PathBuf,
     search: Option<Vec<String>>,
+    short_name_mode: Option<ShortNameMode>,
+    /// As written: an empty target erases the alias.
+    aliases: BTreeMap<String, String>,
     entries: Vec<RegistryEntry>,
 }
 
-impl Parsed {
-    fn into_registries(self) -> Registries {
-        Registries {
-            search: self.search.unwrap_or_default(),
-            entries: self.entries,
+/// The `*.conf` files of a `registries.conf.d` directory, in lexical order; none when it does
+/// not exist. Other files and subdirectories are ignored, as podman does.
+fn drop_ins(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match fs_err::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(ConfigError::Read(error)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(ConfigError::Read)?.path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "conf")
+            && path.is_file()
+        {
+            files.push(path);
         }
     }
+    files.sort();
+    Ok(files)
+}
+
+/// An `unqualified-search-registries` item: a bare `host[:port]`.
+fn clean_search_registry(text: &str, path: &Path) -> Result<String> {
+    let registry = clean_location(text, "search registry", path)?;
+    if registry.is_empty() || registry.contains(['/', '@']) {
+        return Err(invalid(
+            path,
+            format!("search registry `{text}`: write `host[:port]`"),
+        ));
+    }
+    Ok(registry)
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -327,209 +463,4 @@ fn validate(table: RegistryTable, path: &Path) -> Result<RegistryEntry> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Registries {
-        Registries::parse(text, Path::new("/test/registries.conf")).unwrap()
-    }
-
-    fn error(text: &str) -> String {
-        Registries::parse(text, Path::new("/test/registries.conf"))
-            .unwrap_err()
-            .to_string()
-    }
-
-    #[test]
-    fn parses_podman_files() {
-        let registries = parse(
-            r#"
-unqualified-search-registries = ["docker.io", "quay.io"]
-short-name-mode = "enforcing"
-
-[[registry]]
-prefix = "docker.io"
-location = "registry-1.docker.io"
-
-[[registry.mirror]]
-location = "127.0.0.1:5000/hub/"
-insecure = true
-
-[[registry.mirror]]
-location = "mirror.example.com"
-pull-from-mirror = "digest-only"
-
-[[registry]]
-location = "internal.example.com:5000"
-insecure = true
-
-[[registry]]
-prefix = "*.blocked.example"
-blocked = true
-
-[aliases]
-"fedora" = "registry.fedoraproject.org/fedora"
-"#,
-        );
-        assert_eq!(registries.search, ["docker.io", "quay.io"]);
-        let hub = &registries.entries[0];
-        assert_eq!(hub.prefix, Prefix::Name("docker.io".to_owned()));
-        assert_eq!(hub.location.as_deref(), Some("registry-1.docker.io"));
-        assert_eq!(
-            hub.mirrors,
-            [
-                Mirror {
-                    location: "127.0.0.1:5000/hub".to_owned(),
-                    insecure: true,
-                    pull_from: PullFromMirror::All,
-                },
-                Mirror {
-                    location: "mirror.example.com".to_owned(),
-                    insecure: false,
-                    pull_from: PullFromMirror::DigestOnly,
-                },
-            ]
-        );
-        assert_eq!(hub.source, Path::new("/test/registries.conf"));
-        let internal = &registries.entries[1];
-        assert_eq!(
-            internal.prefix,
-            Prefix::Name("internal.example.com:5000".to_owned())
-        );
-        assert!(internal.insecure && !internal.blocked);
-        let blocked = &registries.entries[2];
-        assert_eq!(
-            blocked.prefix,
-            Prefix::Subdomains(".blocked.example".to_owned())
-        );
-        assert_eq!(blocked.location, None);
-        assert!(blocked.blocked);
-        assert!(parse("").entries.is_empty());
-    }
-
-    #[test]
-    fn mirror_by_digest_only_is_the_mirrors_default() {
-        let registries = parse(
-            "[[registry]]\nlocation = \"a.example\"\nmirror-by-digest-only = true\n\
-             [[registry.mirror]]\nlocation = \"m.example\"\n\
-             [[registry.mirror]]\nlocation = \"n.example\"\npull-from-mirror = \"tag-only\"\n",
-        );
-        let pulls: Vec<_> = registries.entries[0]
-            .mirrors
-            .iter()
-            .map(|m| m.pull_from)
-            .collect();
-        assert_eq!(pulls, [PullFromMirror::DigestOnly, PullFromMirror::TagOnly]);
-    }
-
-    #[test]
-    fn bad_files_name_the_file_and_the_problem() {
-        assert!(error("[[registry]\n").contains("/test/registries.conf"));
-        assert!(error("[[registry]]\ninsecure = true\n").contains("needs a prefix or a location"));
-        assert!(
-            error("[[registry]]\nprefix = \"*.example.com\"\nlocation = \"x.example\"\n")
-                .contains("cannot have a location")
-        );
-        assert!(error("[[registry]]\nprefix = \"a.*.example\"\n").contains("leading `*.`"));
-        assert!(error("[[registry]]\nlocation = \"https://x.example\"\n").contains("URL scheme"));
-        assert!(
-            error("[[registry]]\nlocation = \"x.example\"\n[[registry]]\nprefix = \"x.example\"\n")
-                .contains("defined twice")
-        );
-        assert!(
-            error("[[registry]]\nlocation = \"x\"\n[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"some\"\n")
-                .contains("expected all, digest-only or tag-only")
-        );
-        assert!(
-            error("unqualified-search-registries = \"docker.io\"\n").contains("registries.conf")
-        );
-    }
-
-    #[test]
-    fn the_longest_prefix_wins() {
-        let registries = parse(
-            r#"
-[[registry]]
-prefix = "example.com"
-location = "a.example"
-[[registry]]
-prefix = "example.com/team"
-location = "b.example"
-[[registry]]
-prefix = "*.example.com"
-blocked = true
-[[registry]]
-prefix = "sub.example.com"
-location = "c.example"
-"#,
-        );
-        let location = |name: &str| {
-            registries
-                .find(name)
-                .map(|(entry, len)| (entry.location.clone().unwrap_or_default(), len))
-        };
-        assert_eq!(
-            location("example.com/team/app"),
-            Some(("b.example".into(), 16))
-        );
-        assert_eq!(
-            location("example.com/teams/app"),
-            Some(("a.example".into(), 11))
-        );
-        assert_eq!(location("example.com/app"), Some(("a.example".into(), 11)));
-        assert_eq!(location("example.community/app"), None);
-        // A wildcard matches subdomains, not the domain, and loses a tie to a name.
-        assert_eq!(
-            location("deep.sub.example.com:5000/app"),
-            Some((String::new(), 25))
-        );
-        assert_eq!(
-            location("sub.example.com/app"),
-            Some(("c.example".into(), 15))
-        );
-        assert_eq!(location("other.com/app"), None);
-    }
-
-    #[test]
-    fn prefixes_match_at_boundaries() {
-        let name = Prefix::Name("docker.io/library".to_owned());
-        assert_eq!(name.matches("docker.io/library/busybox"), Some(17));
-        assert_eq!(name.matches("docker.io/library"), Some(17));
-        assert_eq!(name.matches("docker.io/libraryx/busybox"), None);
-        let repository = Prefix::Name("quay.io/app".to_owned());
-        assert_eq!(repository.matches("quay.io/app:1"), Some(11));
-        assert_eq!(repository.matches("quay.io/app@sha256:00"), Some(11));
-        let wildcard = Prefix::Subdomains(".example.com".to_owned());
-        assert_eq!(wildcard.matches("a.example.com/x"), Some(13));
-        assert_eq!(wildcard.matches("a.example.com:5000/x"), Some(18));
-        assert_eq!(wildcard.matches("example.com/x"), None);
-        assert_eq!(wildcard.matches("aexample.com/x"), None);
-    }
-
-    #[test]
-    fn berth_toml_wins() {
-        let mut registries = parse(
-            "unqualified-search-registries = [\"quay.io\"]\n\
-             [[registry]]\nprefix = \"docker.io\"\nblocked = true\n\
-             [[registry]]\nlocation = \"keep.example\"\n",
-        );
-        let berth = Path::new("/test/berth.toml");
-        registries.merge(
-            Registries::parse_file(
-                "[[registry]]\nprefix = \"docker.io\"\nlocation = \"docker.io\"\n\
-                 [[registry.mirror]]\nlocation = \"127.0.0.1:5000\"\n",
-                berth,
-            )
-            .unwrap(),
-        );
-        assert_eq!(registries.search, ["quay.io"]);
-        assert_eq!(registries.entries.len(), 2);
-        let (hub, _) = registries.find("docker.io/library/busybox").unwrap();
-        assert!(!hub.blocked);
-        assert_eq!(hub.source, berth);
-        assert_eq!(hub.mirrors.len(), 1);
-        registries
-            .merge(Registries::parse_file("unqualified-search-registries = []\n", berth).unwrap());
-        assert!(registries.search.is_empty());
-    }
-}
+mod tests;

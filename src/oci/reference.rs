@@ -248,6 +248,26 @@ impl<'de> serde::Deserialize<'de> for Reference {
     }
 }
 
+/// A name written without its registry — `busybox`, `myorg/app:1`, `app@sha256:…` — split into
+/// the path as written and the `:tag`/`@digest` after it; `None` when the text names its
+/// registry (`docker.io/busybox`, `localhost/app`, `quay.io/a/b`), by the rule
+/// [`Reference::parse`] uses. The text is not validated: parse it too.
+pub fn split_short_name(text: &str) -> Option<(&str, &str)> {
+    let before_digest = text.find('@').unwrap_or(text.len());
+    let name_and_tag = &text[..before_digest];
+    let name_end = match name_and_tag.rfind(':') {
+        Some(colon) if !name_and_tag[colon..].contains('/') => colon,
+        _ => before_digest,
+    };
+    let (name, suffix) = text.split_at(name_end);
+    if let Some((first, _)) = name.split_once('/') {
+        if first == LOCALHOST || first.contains(['.', ':']) || first.to_lowercase() != first {
+            return None;
+        }
+    }
+    Some((name, suffix))
+}
+
 /// Docker's `splitDockerDomain`: the registry, and the rest of `name` with `library/` added
 /// to single-component Docker Hub paths. The rest may still carry `:tag` and `@digest`.
 fn split_docker_domain(name: &str) -> (&str, String) {
@@ -462,6 +482,30 @@ fn is_digest_pattern(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_names_are_split_from_their_suffix() {
+        use super::split_short_name as split;
+        assert_eq!(split("busybox"), Some(("busybox", "")));
+        assert_eq!(split("myorg/app:1"), Some(("myorg/app", ":1")));
+        let digest = format!("@sha256:{}", "a".repeat(64));
+        assert_eq!(
+            split(&format!("app:1{digest}")),
+            Some(("app", &*format!(":1{digest}")))
+        );
+        assert_eq!(split("library/busybox"), Some(("library/busybox", "")));
+        for qualified in [
+            "docker.io/busybox",
+            "index.docker.io/library/busybox:1",
+            "localhost/app",
+            "localhost:5000/app:1",
+            "quay.io/a/b",
+            "[::1]:5000/a",
+            "Upper/app",
+        ] {
+            assert_eq!(split(qualified), None, "{qualified}");
+        }
+    }
+
     use super::*;
 
     fn hex(c: char) -> String {

@@ -51,9 +51,11 @@ pub struct ClientOptions {
 impl ClientOptions {
     /// The user's credentials, registries configuration and certs.d directories.
     pub fn load() -> Result<Self, RegistryError> {
+        let registries = Registries::load()?;
+        super::short_name::check_aliases(&registries)?;
         Ok(Self {
             auth: AuthFiles::from_env(),
-            registries: Registries::load()?,
+            registries,
             certs_dirs: paths::certs_dirs(),
             tls_verify: None,
         })

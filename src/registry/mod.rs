@@ -10,12 +10,14 @@ pub mod http;
 pub mod pull;
 pub mod push;
 pub mod reporter;
+pub mod short_name;
 mod tls;
 
 use std::path::PathBuf;
 
 use crate::config::ConfigError;
 use crate::oci::Digest;
+use crate::oci::reference::ReferenceError;
 use crate::storage::StorageError;
 
 /// Errors of network operations, naming the URL.
@@ -171,6 +173,22 @@ pub enum RegistryError {
         #[source]
         source: Box<RegistryError>,
     },
+    /// No search registry had the image a short name asked for.
+    #[error(
+        "short name `{name}` did not resolve to an image: tried {tried}\nhint: the registries searched are the `unqualified-search-registries` of `{}`",
+        file.display()
+    )]
+    ShortName {
+        /// The short name as written.
+        name: String,
+        /// Each name tried, with why it failed.
+        tried: String,
+        /// The file that set the search registries.
+        file: PathBuf,
+    },
+    /// Not a valid image reference (Docker's messages).
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
     /// A local file could not be read (fs-err's message names it).
     #[error(transparent)]
     Io(std::io::Error),

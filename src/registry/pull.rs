@@ -14,6 +14,7 @@ use super::RegistryError;
 use super::client::{Client, ClientOptions, SCHEMA1_TYPES, read_limited};
 use super::endpoint::{self, Endpoint, PullSources};
 use super::reporter::{PullEvent, PullReporter};
+use super::short_name::{Candidates, Origin};
 use crate::oci::image::{Descriptor, ImageConfig, Index, Manifest, Platform};
 use crate::oci::{Digest, Reference, media_type};
 use crate::storage::unpack::UnpackOptions;
@@ -52,6 +53,8 @@ pub struct PullOptions {
 /// What a pull stored.
 #[derive(Debug, Clone)]
 pub struct PullReport {
+    /// The name the image was found under (one of the candidates).
+    pub reference: Reference,
     /// The digest the reference resolved to (of the manifest list when there was one), as
     /// Docker prints it after `Digest:`.
     pub digest: Digest,
@@ -219,6 +222,7 @@ fn classify(bytes: &[u8], content_type: &str, shown: &str) -> Result<Kind, Regis
 
 /// The documents of the image being pulled, once its blobs are in the store.
 struct Fetched {
+    reference: Reference,
     digest: Digest,
     manifest_bytes: Vec<u8>,
     media_type: String,
@@ -227,12 +231,12 @@ struct Fetched {
     new_blobs: HashSet<Digest>,
 }
 
-/// Pulls `reference` into the store (under `lock`). Names nothing: the caller registers
-/// [`PullReport::manifest`].
+/// Pulls the first of `candidates` that a registry has into the store (under `lock`). Names
+/// nothing: the caller registers [`PullReport::manifest`] under [`PullReport::reference`].
 pub fn pull(
     store: &Store,
     lock: &WriteLock,
-    reference: &Reference,
+    candidates: &Candidates,
     options: &PullOptions,
     reporter: &mut dyn PullReporter,
 ) -> Result<PullReport, RegistryError> {
@@ -241,7 +245,7 @@ pub fn pull(
         .enable_all()
         .build()
         .map_err(RegistryError::Runtime)?;
-    let fetched = runtime.block_on(fetch(store, lock, reference, options, reporter))?;
+    let fetched = runtime.block_on(fetch(store, lock, candidates, options, reporter))?;
     drop(runtime);
 
     let mut parent: Option<Digest> = None;
@@ -280,6 +284,7 @@ pub fn pull(
     }
     let digest = store.write_blob(lock, &fetched.manifest_bytes)?;
     Ok(PullReport {
+        reference: fetched.reference,
         digest: fetched.digest,
         manifest: Descriptor::new(
             &fetched.media_type,
@@ -294,19 +299,13 @@ pub fn pull(
 async fn fetch(
     store: &Store,
     lock: &WriteLock,
-    reference: &Reference,
+    candidates: &Candidates,
     options: &PullOptions,
     reporter: &mut dyn PullReporter,
 ) -> Result<Fetched, RegistryError> {
+    let (reference, client, bytes, content_type) = open_first(candidates, options).await?;
+    let reference = &reference;
     let shown = reference.to_string();
-    let target = match (reference.digest(), reference.tag()) {
-        (Some(digest), _) => digest.to_string(),
-        (None, Some(tag)) => tag.to_owned(),
-        (None, None) => "latest".to_owned(),
-    };
-    let sources = endpoint::pull_sources(&options.client.registries, reference)?;
-    let (client, bytes, content_type) =
-        open_manifest(&sources, &target, &shown, &options.client).await?;
     reporter.start(reference);
     let top = Digest::of(&bytes);
     if let Some(expected) = reference.digest() {
@@ -402,6 +401,7 @@ async fn fetch(
     drop(downloads);
     let new_blobs = missing.iter().map(|layer| layer.digest.clone()).collect();
     Ok(Fetched {
+        reference: reference.clone(),
         digest: top,
         manifest_bytes,
         media_type,
@@ -409,6 +409,57 @@ async fn fetch(
         config,
         new_blobs,
     })
+}
+
+/// The manifest of the first candidate a registry has, the client connected there, and that
+/// candidate. A search tries every registry whatever the error (as podman does); a failure
+/// names each of them.
+async fn open_first(
+    candidates: &Candidates,
+    options: &PullOptions,
+) -> Result<(Reference, Client, Vec<u8>, String), RegistryError> {
+    let mut tried = Vec::new();
+    for reference in &candidates.names {
+        let shown = reference.to_string();
+        let target = match (reference.digest(), reference.tag()) {
+            (Some(digest), _) => digest.to_string(),
+            (None, Some(tag)) => tag.to_owned(),
+            (None, None) => "latest".to_owned(),
+        };
+        let opened = match endpoint::pull_sources(&options.client.registries, reference) {
+            Ok(sources) => open_manifest(&sources, &target, &shown, &options.client).await,
+            Err(error) => Err(error),
+        };
+        match opened {
+            Ok((client, bytes, content_type)) => {
+                return Ok((reference.clone(), client, bytes, content_type));
+            }
+            Err(error) if candidates.origin == Origin::Search => {
+                tracing::info!(candidate = %shown, error = %error, "short name not found there");
+                tried.push(format!("`{shown}` ({})", short_reason(&error)));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Err(RegistryError::ShortName {
+        name: candidates.text.clone(),
+        tried: tried.join(", "),
+        file: options
+            .client
+            .registries
+            .search_source
+            .clone()
+            .unwrap_or_default(),
+    })
+}
+
+/// Why a search registry failed, on one line and without repeating the name.
+fn short_reason(error: &RegistryError) -> String {
+    match error {
+        RegistryError::ManifestUnknown { .. } => "manifest unknown".to_owned(),
+        RegistryError::Unauthorized { .. } => "unauthorized".to_owned(),
+        other => chain(other),
+    }
 }
 
 /// The manifest of `target` from the first source that has it (mirrors first); the client

@@ -529,6 +529,142 @@ fn a_docker_io_mirror_serves_pulls_runs_and_builds_offline() {
 }
 
 #[test]
+fn short_names_search_the_registries_a_drop_in_names() {
+    require_users!();
+    let (Some(empty), Some(full)) = (Registry::start(), Registry::start()) else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    let pushed = full.image("busybox:latest");
+    push_busybox(&cx, &pushed);
+    cx.ok(["rmi", &pushed]);
+    let dead = format!("127.0.0.1:{}", closed_port());
+    // The main file's search list and alias are replaced by the drop-in (an empty alias erases
+    // the name); files not named `*.conf` are ignored.
+    write_config(
+        &cx,
+        "containers/registries.conf",
+        &format!(
+            "unqualified-search-registries = [\"{dead}\"]\n\
+             [aliases]\n\"busybox\" = \"{dead}/busybox\"\n"
+        ),
+    );
+    write_config(
+        &cx,
+        "containers/registries.conf.d/50-search.conf",
+        &format!(
+            "unqualified-search-registries = [\"{}\", \"{}\"]\n\
+             [aliases]\n\"busybox\" = \"\"\n",
+            empty.host, full.host
+        ),
+    );
+    write_config(&cx, "containers/registries.conf.d/README", "not toml [");
+    let search_file = ".config/containers/registries.conf.d/50-search.conf";
+
+    // The first registry lacks it: the second serves, and names it.
+    let pulled = cx.ok(["pull", "busybox"]);
+    assert!(
+        pulled.starts_with("latest: Pulling from busybox\n"),
+        "{pulled}"
+    );
+    assert!(
+        pulled.contains(&format!("Status: Downloaded newer image for {pushed}\n")),
+        "{pulled}"
+    );
+    assert!(pulled.ends_with(&format!("\n{pushed}\n")), "{pulled}");
+    assert_eq!(image_names(&cx), format!("{pushed}\n"));
+    // Found locally under the short name: no second pull.
+    let run = cx
+        .run(["run", "--rm", "busybox", "echo", "searched"])
+        .success();
+    assert_eq!(run.stdout(), "searched\n");
+    assert!(
+        !run.stderr().contains("Unable to find"),
+        "{}",
+        run.describe()
+    );
+    assert!(cx.ok(["inspect", "busybox"]).contains(&pushed));
+
+    // Found nowhere: every name tried, and why, and where the list comes from.
+    cx.run(["pull", "nothing"])
+        .failure_with(&format!(
+            "short name `nothing` did not resolve to an image: tried `{}/nothing:latest` (manifest unknown), `{}/nothing:latest` (manifest unknown)",
+            empty.host, full.host
+        ))
+        .failure_with(search_file);
+    write_config(
+        &cx,
+        "containers/registries.conf.d/60-down.conf",
+        &format!(
+            "unqualified-search-registries = [\"{dead}\", \"{}\"]\n",
+            empty.host
+        ),
+    );
+    cx.run(["pull", "busybox:1"])
+        .failure_with(&format!(
+            "tried `{dead}/busybox:1` (cannot reach the registry `{dead}`"
+        ))
+        .failure_with(&format!("`{}/busybox:1` (manifest unknown)", empty.host))
+        .failure_with("60-down.conf");
+    // A broken drop-in is named, with the line.
+    write_config(
+        &cx,
+        "containers/registries.conf.d/60-down.conf",
+        "\nunqualified-search-registries = [\n",
+    );
+    cx.run(["pull", "busybox"])
+        .failure_with("invalid configuration file")
+        .failure_with("registries.conf.d/60-down.conf")
+        .failure_with("line 2");
+    fs_err::remove_file(
+        cx.dir
+            .path()
+            .join("home/.config/containers/registries.conf.d/60-down.conf"),
+    )
+    .unwrap();
+
+    // An alias is the only name tried, and a local lookup follows it too.
+    write_config(
+        &cx,
+        "containers/registries.conf.d/70-alias.conf",
+        &format!("[aliases]\n\"shorty\" = \"{}\"\n", full.image("busybox")),
+    );
+    let run = cx
+        .run(["run", "--rm", "shorty", "echo", "aliased"])
+        .success();
+    assert_eq!(run.stdout(), "aliased\n");
+    assert!(
+        !run.stderr().contains("Unable to find"),
+        "{}",
+        run.describe()
+    );
+    cx.ok(["rmi", "shorty"]);
+    assert_eq!(cx.ok(["images", "-q"]), "");
+    assert_eq!(cx.ok(["pull", "-q", "shorty"]), format!("{pushed}\n"));
+
+    // A build's FROM searches too.
+    cx.ok(["rmi", "busybox"]);
+    let dockerfile = cx.write_file("Dockerfile", b"FROM busybox\nRUN true\n");
+    cx.ok([
+        "build".as_ref(),
+        "-q".as_ref(),
+        "-t".as_ref(),
+        "built".as_ref(),
+        "-f".as_ref(),
+        dockerfile.as_os_str(),
+        cx.work().as_os_str(),
+    ]);
+    let names = image_names(&cx);
+    assert!(
+        names.contains(&pushed) && names.contains("built:latest"),
+        "{names}"
+    );
+    // A qualified name is never searched.
+    cx.run(["pull", "docker.io/library/nothing"])
+        .failure_with("docker.io");
+}
+
+#[test]
 fn berth_toml_location_wins_over_registries_conf() {
     require_users!();
     let Some(registry) = Registry::start() else {

@@ -17,7 +17,10 @@ pub(crate) fn run(args: ImageHistoryArgs, session: &Session<'_>) -> anyhow::Resu
     let format = parse_format(args.format.format.as_deref().unwrap_or(""))?;
     let store = Store::open_existing(&session.cx.root)
         .ok_or_else(|| ImageError::NotFound(args.image.clone()))?;
-    let details = ops::details(&store, image::resolve(&store, &args.image)?.image)?;
+    let details = ops::details(
+        &store,
+        image::resolve(&store, &super::pull::local_name(&store, &args.image)?)?.image,
+    )?;
     let now = Utc::now();
     let rows: Vec<Value> = ops::history(&store, &details)
         .into_iter()

@@ -46,7 +46,7 @@ pub(crate) fn run(
             }
         }
         let found = match &store {
-            Some(store) => image::resolve(store, name)
+            Some(store) => image::resolve(store, &super::pull::local_name(store, name)?)
                 .and_then(|resolved| ops::details(store, resolved.image))
                 .map(|details| ops::inspect(store, &details)),
             None => Err(ImageError::NotFound(name.clone())),

@@ -3,17 +3,20 @@
 
 use super::super::{ExitStatus, Session};
 use crate::cli::{ImagePullArgs, PullPolicyArg};
+use crate::config::registries::Registries;
 use crate::image::{self, ops};
 use crate::oci::{Digest, Reference};
 use crate::output::Printer;
 use crate::registry::client::ClientOptions;
 use crate::registry::pull::{self, PullOptions, PullPolicy};
 use crate::registry::reporter::{PullEvent, PullReporter, PushEvent, PushReporter};
+use crate::registry::short_name::{self, Candidates};
 use crate::storage::unpack::UnpackOptions;
 use crate::storage::{Store, WriteLock};
 
 pub(crate) fn run(args: ImagePullArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
-    let reference = Reference::parse(&args.image)?;
+    // Docker's reference errors before anything is read.
+    Reference::parse(&args.image)?;
     let platform = match &args.platform {
         Some(text) => pull::parse_platform(text).map_err(anyhow::Error::msg)?,
         None => pull::host_platform(),
@@ -27,10 +30,11 @@ pub(crate) fn run(args: ImagePullArgs, session: &Session<'_>) -> anyhow::Result<
         quiet: args.quiet,
     };
     let client = client_options(args.tls_verify)?;
+    let candidates = short_name::resolve_pull(&client.registries, &args.image)?;
     let pulled = pull_and_register(
         &store,
         &lock,
-        &reference,
+        &candidates,
         PullOptions {
             platform,
             client,
@@ -41,9 +45,9 @@ pub(crate) fn run(args: ImagePullArgs, session: &Session<'_>) -> anyhow::Result<
     )?;
     if !args.quiet {
         reporter.emit(&format!("Digest: {}", pulled.digest));
-        reporter.emit(&status_line(&reference, pulled.up_to_date));
+        reporter.emit(&status_line(&pulled.reference, pulled.up_to_date));
     }
-    printer.line(&reference.to_string());
+    printer.line(&pulled.reference.to_string());
     Ok(ExitStatus::SUCCESS)
 }
 
@@ -61,6 +65,8 @@ pub(crate) fn status_line(reference: &Reference, up_to_date: bool) -> String {
 
 /// What [`pull_and_register`] did.
 pub(crate) struct Pulled {
+    /// The name it was found under, and is now named by.
+    pub(crate) reference: Reference,
     /// The digest the reference resolved to (Docker's `Digest:` line).
     pub(crate) digest: Digest,
     /// The image ID.
@@ -69,16 +75,17 @@ pub(crate) struct Pulled {
     pub(crate) up_to_date: bool,
 }
 
-/// Pulls `reference` and names the image after it (a digest reference leaves it unnamed, as
-/// Docker shows it with `<none>` as the tag).
+/// Pulls the first of `candidates` a registry has and names the image after it (a digest
+/// reference leaves it unnamed, as Docker shows it with `<none>` as the tag).
 pub(crate) fn pull_and_register(
     store: &Store,
     lock: &WriteLock,
-    reference: &Reference,
+    candidates: &Candidates,
     options: PullOptions,
     reporter: &mut dyn PullReporter,
 ) -> anyhow::Result<Pulled> {
-    let report = pull::pull(store, lock, reference, &options, reporter)?;
+    let report = pull::pull(store, lock, candidates, &options, reporter)?;
+    let reference = &report.reference;
     let before = image::resolve(store, &reference.to_string()).ok();
     let up_to_date = report.downloaded == 0
         && before.is_some_and(|found| found.image.manifest.digest == report.manifest.digest);
@@ -89,6 +96,7 @@ pub(crate) fn pull_and_register(
     };
     ops::register(store, lock, &report.manifest, &names)?;
     Ok(Pulled {
+        reference: reference.clone(),
         digest: report.digest,
         image_id: report.image_id,
         up_to_date,
@@ -105,11 +113,21 @@ pub(crate) fn ensure_image(
     policy: PullPolicy,
     unpack: UnpackOptions,
 ) -> anyhow::Result<image::Resolved> {
-    let found = match (policy, image::resolve(store, text)) {
-        (PullPolicy::Always, _) => None,
-        (_, Ok(resolved)) => Some(resolved),
-        (PullPolicy::Missing, Err(image::ImageError::NotFound(_))) => None,
-        (_, Err(error)) => return Err(error.into()),
+    let found = match policy {
+        PullPolicy::Always => None,
+        _ => match resolve_local(store, text) {
+            Ok(resolved) => Some(resolved),
+            Err(error)
+                if policy == PullPolicy::Missing
+                    && matches!(
+                        error.downcast_ref::<image::ImageError>(),
+                        Some(image::ImageError::NotFound(_))
+                    ) =>
+            {
+                None
+            }
+            Err(error) => return Err(error),
+        },
     };
     if let Some(resolved) = found {
         return Ok(resolved);
@@ -141,16 +159,56 @@ fn pull_to_stderr(
         to_stderr: true,
         quiet: false,
     };
+    let client = client_options(None)?;
+    let candidates = short_name::resolve_pull(&client.registries, text)?;
     let options = PullOptions {
         platform: pull::host_platform(),
-        client: client_options(None)?,
+        client,
         unpack,
         jobs: pull::DEFAULT_JOBS,
     };
-    let pulled = pull_and_register(store, &lock, &reference, options, &mut reporter)?;
+    let pulled = pull_and_register(store, &lock, &candidates, options, &mut reporter)?;
     reporter.emit(&format!("Digest: {}", pulled.digest));
-    reporter.emit(&status_line(&reference, pulled.up_to_date));
+    reporter.emit(&status_line(&pulled.reference, pulled.up_to_date));
     Ok(pulled.image_id)
+}
+
+/// The stored image `text` names: by Docker's rule (how `build -t`, `tag` and `load` name
+/// short names), else, for a short name, by its alias or its search registries' names, in
+/// order (how a pull of it names the image).
+pub(crate) fn resolve_local(store: &Store, text: &str) -> anyhow::Result<image::Resolved> {
+    match image::resolve(store, text) {
+        Err(image::ImageError::NotFound(_)) => {}
+        other => return Ok(other?),
+    }
+    let registries = Registries::load()?;
+    for name in short_name::local_names(&registries, text)? {
+        if let Ok(found) = image::resolve(store, &name.to_string()) {
+            return Ok(found);
+        }
+    }
+    Err(image::ImageError::NotFound(text.to_owned()).into())
+}
+
+/// `text`, or the full name [`resolve_local`] found it under, for commands that take a name
+/// (`rmi`, `tag`, `inspect`, …); `text` unchanged when nothing matches, so the command says so.
+pub(crate) fn local_name(store: &Store, text: &str) -> anyhow::Result<String> {
+    match resolve_local(store, text) {
+        Ok(image::Resolved {
+            by_name: Some(name),
+            ..
+        }) => Ok(name.to_string()),
+        Ok(_) => Ok(text.to_owned()),
+        Err(error)
+            if matches!(
+                error.downcast_ref::<image::ImageError>(),
+                Some(image::ImageError::NotFound(_))
+            ) =>
+        {
+            Ok(text.to_owned())
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// The engine's policy for the `--pull` the user gave.

@@ -17,7 +17,8 @@ pub(crate) fn run(args: ImageRmArgs, session: &Session<'_>) -> anyhow::Result<Ex
     };
     let mut status = ExitStatus::SUCCESS;
     for text in &args.images {
-        match ops::remove(&store, &lock, text, &options, &used_by) {
+        let name = super::pull::local_name(&store, text)?;
+        match ops::remove(&store, &lock, &name, &options, &used_by) {
             Ok(events) => session
                 .cx
                 .printer

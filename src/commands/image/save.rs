@@ -20,6 +20,11 @@ pub(crate) fn run(args: ImageSaveArgs, session: &Session<'_>) -> anyhow::Result<
     let Some(store) = Store::open_existing(&session.cx.root) else {
         bail!("No such image: {}", args.images[0]);
     };
+    let images = args
+        .images
+        .iter()
+        .map(|text| super::pull::local_name(&store, text))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     match &args.output {
         Some(path) if path.as_os_str() != "-" => {
             // Written beside the target and renamed: a failed save leaves no half file.
@@ -27,7 +32,7 @@ pub(crate) fn run(args: ImageSaveArgs, session: &Session<'_>) -> anyhow::Result<
             let result = (|| -> anyhow::Result<()> {
                 let file = fs::File::create(&temp).context("cannot write the archive")?;
                 let mut writer = BufWriter::with_capacity(1 << 20, file);
-                archive::save(&store, &args.images, format, &mut writer)?;
+                archive::save(&store, &images, format, &mut writer)?;
                 let file = writer.into_inner().map_err(|e| e.into_error())?;
                 file.sync_all()?;
                 fs::rename(&temp, path)?;
@@ -44,7 +49,7 @@ pub(crate) fn run(args: ImageSaveArgs, session: &Session<'_>) -> anyhow::Result<
             }
             let stdout = std::io::stdout();
             let mut writer = BufWriter::with_capacity(1 << 20, stdout.lock());
-            archive::save(&store, &args.images, format, &mut writer)?;
+            archive::save(&store, &images, format, &mut writer)?;
             writer.flush()?;
         }
     }

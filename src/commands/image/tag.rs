@@ -7,6 +7,7 @@ use crate::image::ops;
 pub(crate) fn run(args: ImageTagArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
     let store = session.store()?;
     let lock = store.lock()?;
-    ops::tag(&store, &lock, &args.source, &args.target)?;
+    let source = super::pull::local_name(&store, &args.source)?;
+    ops::tag(&store, &lock, &source, &args.target)?;
     Ok(ExitStatus::SUCCESS)
 }
