@@ -416,6 +416,9 @@ mod tests {
     #[test]
     fn justify_puts_the_time_at_the_right_edge() {
         assert_eq!(justify("=> RUN x", "0.1s", 16), "=> RUN x    0.1s");
-        assert_eq!(justify("=> RUN something long", "0.1s", 16), "=> RUN some 0.1s");
+        assert_eq!(
+            justify("=> RUN something long", "0.1s", 16),
+            "=> RUN some 0.1s"
+        );
     }
 }
