@@ -3,6 +3,7 @@
 //! plain steps, or a live collapsing view). The engines only call the reporter traits
 //! (`registry::reporter`, `build::progress`); the drawing is `output::live`'s.
 
+pub(crate) mod build;
 mod layers;
 
 use crate::env;
