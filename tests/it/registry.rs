@@ -884,9 +884,11 @@ fn pull_and_push_on_a_terminal_redraw_each_layer_in_place() {
         )),
         "{pushed:?}"
     );
-    // `Preparing`, then the same line redrawn (cursor up one line) as `Pushed`.
+    // `Preparing`, then the same line redrawn (cursor up one line) with a progress bar,
+    // then as `Pushed`.
     assert!(pushed.contains(": Preparing\x1b[K\r\n"), "{pushed:?}");
     assert!(pushed.contains("\r\x1b[1A"), "{pushed:?}");
+    assert!(pushed.contains(": Pushing [="), "{pushed:?}");
     assert!(pushed.contains(": Pushed\x1b[K\r\n"), "{pushed:?}");
     assert!(pushed.contains(": digest: sha256:"), "{pushed:?}");
 

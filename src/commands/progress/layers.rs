@@ -181,14 +181,14 @@ impl PushReporter for LayerView {
     }
 
     fn layer(&mut self, layer: &Digest, event: PushEvent) {
-        let status = match event {
-            PushEvent::Preparing => "Preparing".to_owned(),
-            PushEvent::AlreadyExists => "Layer already exists".to_owned(),
-            PushEvent::Pushing => "Pushing".to_owned(),
-            PushEvent::Pushed => "Pushed".to_owned(),
-            PushEvent::Mounted { from } => format!("Mounted from {from}"),
+        let (status, bytes) = match event {
+            PushEvent::Preparing => ("Preparing".to_owned(), None),
+            PushEvent::AlreadyExists => ("Layer already exists".to_owned(), None),
+            PushEvent::Pushing { current, total } => ("Pushing".to_owned(), Some((current, total))),
+            PushEvent::Pushed => ("Pushed".to_owned(), None),
+            PushEvent::Mounted { from } => (format!("Mounted from {from}"), None),
         };
-        self.update(layer, &status, None, true);
+        self.update(layer, &status, bytes, false);
     }
 }
 
@@ -287,9 +287,23 @@ mod tests {
         let a = digest(1);
         PushReporter::start(&mut view, &destination);
         PushReporter::layer(&mut view, &a, PushEvent::Preparing);
+        let pushing = PushEvent::Pushing {
+            current: 1500,
+            total: 3000,
+        };
+        PushReporter::layer(&mut view, &a, pushing);
         PushReporter::layer(&mut view, &a, PushEvent::Pushed);
         drop(view);
         let text = String::from_utf8(out.0.borrow().clone()).unwrap();
+        assert!(
+            text.contains(&format!(
+                "\r\x1b[1A{}: Pushing [{}>{}]    1.5kB/3kB 0s\x1b[K\n",
+                a.short(),
+                "=".repeat(19),
+                " ".repeat(19)
+            )),
+            "{text:?}"
+        );
         assert!(
             text.starts_with("The push refers to repository [localhost:5000/test/busybox]"),
             "{text:?}"

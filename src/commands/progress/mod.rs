@@ -157,7 +157,7 @@ impl PushReporter for Lines<'_> {
                 self.emit(&format!("{}: Mounted from {from}", layer.short()));
                 return;
             }
-            PushEvent::Pushing => return,
+            PushEvent::Pushing { .. } => return,
         };
         self.emit(&format!("{}: {text}", layer.short()));
     }
