@@ -8,13 +8,13 @@
 //! hidden, and every frame ends with the cursor at the start of the line below the region: a
 //! process interrupted at any point (Ctrl-C) leaves the terminal clean, with its last frame.
 //!
-//! Lines are cut to the terminal's width (read at each frame, so a resized window is
-//! followed), because a line that wraps would take two rows and the next `ESC [ n A` would
-//! land in the wrong place. For the same reason a region taller than the terminal freezes its
-//! top lines, which can no longer be reached, and redraws only the rest. Control characters
-//! in the text (a RUN step's own escape sequences, tabs, carriage returns) are dropped or
-//! turned into spaces so that they cannot move the cursor. Every character is taken to be one
-//! column wide.
+//! The region's lines are cut to the terminal's width (read at each frame, so a resized window
+//! is followed), because a line that wraps would take two rows and the next `ESC [ n A` would
+//! land in the wrong place; lines printed above it are never redrawn and may wrap. For the
+//! same reason a region taller than the terminal freezes its top lines, which can no longer
+//! be reached, and redraws only the rest. Control characters in the text (a RUN step's own
+//! escape sequences, tabs, carriage returns) are dropped or turned into spaces so that they
+//! cannot move the cursor. Every character is taken to be one column wide.
 //!
 //! Uses nothing else of the crate.
 
@@ -189,8 +189,9 @@ impl LiveRegion {
         if self.drawn > 0 {
             frame.push_str(&format!("\r\x1b[{}A", self.drawn));
         }
+        // Lines above are never redrawn, so they may wrap: only their control characters go.
         for line in above {
-            frame.push_str(&fit(line, width));
+            frame.push_str(&fit(line, usize::MAX));
             frame.push_str("\x1b[K\n");
         }
         self.frozen = self.frozen.min(self.lines.len());
@@ -370,6 +371,10 @@ mod tests {
         region.set(lines(&["0123456789abcdef", "\x1b[31mred\x1b[0m\tx\r\x07"]));
         region.draw();
         assert_eq!(out.take(), "012345678\x1b[K\nred x\x1b[K\n\x1b[J");
+        // What is printed above is never redrawn: it may wrap.
+        region.finish();
+        region.print("0123456789abcdef\x07");
+        assert_eq!(out.take(), "0123456789abcdef\x1b[K\n\x1b[J");
     }
 
     #[test]
