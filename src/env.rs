@@ -16,6 +16,8 @@ pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 pub const CONTAINERS_REGISTRIES_CONF: &str = "CONTAINERS_REGISTRIES_CONF";
 /// XDG runtime directory (runtime state).
 pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
+/// The terminal type: `dumb` turns live progress views into plain lines.
+pub const TERM: &str = "TERM";
 /// The user's shell, for `berth unshare` without a command.
 pub const SHELL: &str = "SHELL";
 /// systemd's notification socket (a path, or `@name` for an abstract socket), for

@@ -17,11 +17,12 @@ use super::context::{BuildContext, Source};
 use super::copy::{self, CopyOptions};
 use super::eval::{CopyStep, MountType, RunStep, StepExecutor};
 use super::plan::{Base, BuildError, CopySource};
+use super::progress::{BuildReporter, OutputMode};
 use crate::image;
 use crate::oci::Digest;
 use crate::oci::image::ImageConfig;
 use crate::registry::pull::PullPolicy;
-use crate::runtime::monitor;
+use crate::runtime::monitor::{self, StepOutput};
 use crate::runtime::{Runtime, rootfs, user};
 use crate::storage::containers::{
     ContainerConfig, ContainerRecord, HostConfig, MountSpec, Resources, RestartPolicy, State,
@@ -61,8 +62,6 @@ pub struct ExecutorOptions {
     pub network: Option<String>,
     /// How layers are unpacked here.
     pub unpack: UnpackOptions,
-    /// Print progress.
-    pub verbose: bool,
     /// `--secret`: id → content.
     pub secrets: BTreeMap<String, Vec<u8>>,
     /// `--timestamp`: file times in new layers are clamped to it.
@@ -82,11 +81,17 @@ pub struct Executor<'a> {
     /// The images pulled by this build: with `--pull always` each is pulled once, not at
     /// every FROM or `--from` that names it.
     pulled: RefCell<HashSet<String>>,
+    reporter: &'a mut dyn BuildReporter,
 }
 
 impl<'a> Executor<'a> {
     /// An executor over `context`.
-    pub fn new(runtime: &'a Runtime, context: &'a BuildContext, options: ExecutorOptions) -> Self {
+    pub fn new(
+        runtime: &'a Runtime,
+        context: &'a BuildContext,
+        options: ExecutorOptions,
+        reporter: &'a mut dyn BuildReporter,
+    ) -> Self {
         Self {
             runtime,
             context,
@@ -94,11 +99,12 @@ impl<'a> Executor<'a> {
             stages: Vec::new(),
             step: 0,
             pulled: RefCell::new(HashSet::new()),
+            reporter,
         }
     }
 
     /// The filesystem and config of the image `name`, pulled first as `--pull` says.
-    fn image_fs(&self, name: &str) -> Result<(StageFs, ImageConfig)> {
+    fn image_fs(&mut self, name: &str) -> Result<(StageFs, ImageConfig)> {
         let store = &self.runtime.store;
         let policy = self.options.pull;
         let stale = policy == PullPolicy::Always && !self.pulled.borrow().contains(name);
@@ -114,7 +120,12 @@ impl<'a> Executor<'a> {
         let resolved = match found {
             Some(resolved) => resolved,
             None => {
-                let id = pull_base(store, name)?;
+                let mut silent = crate::registry::reporter::Silent;
+                let reporter = match self.reporter.pull_reporter() {
+                    Some(reporter) => reporter,
+                    None => &mut silent,
+                };
+                let id = pull_base(store, name, reporter)?;
                 self.pulled.borrow_mut().insert(name.to_owned());
                 image::resolve(store, &id.to_string()).map_err(fail)?
             }
@@ -129,29 +140,17 @@ impl<'a> Executor<'a> {
             .ok_or_else(|| fail(format!("stage {index} has no base")))
     }
 
-    fn say(&self, text: &str) {
-        if self.options.verbose {
-            #[expect(
-                clippy::print_stderr,
-                reason = "build progress goes to stderr, as BuildKit's"
-            )]
-            {
-                eprintln!("{text}");
-            }
-        }
-    }
-
     /// Looks a step up in the cache; on a hit the stage moves on to the cached layer.
     fn cached(&mut self, stage: usize, key: &str, label: &str) -> Result<bool> {
         self.step += 1;
-        self.say(&format!("#{} [stage-{stage}] {label}", self.step));
+        self.reporter.step(self.step, stage, label);
         if self.options.no_cache {
             return Ok(false);
         }
         let Some(layer) = cache::lookup(&self.runtime.store, key) else {
             return Ok(false);
         };
-        self.say(&format!("#{} CACHED", self.step));
+        self.reporter.cached(self.step);
         let fs = self.stage(stage)?;
         fs.layers.push(layer);
         fs.key = key.to_owned();
@@ -249,12 +248,8 @@ impl<'a> Executor<'a> {
         outcome
     }
 
-    fn done(&self, started: Instant) {
-        self.say(&format!(
-            "#{} DONE {:.1}s",
-            self.step,
-            started.elapsed().as_secs_f64()
-        ));
+    fn done(&mut self, started: Instant) {
+        self.reporter.done(self.step, started.elapsed());
     }
 
     /// The sources of a COPY: the context's, or a mounted stage's or image's filesystem.
@@ -309,8 +304,12 @@ fn resolve_local(
 }
 
 /// Pulls a missing base image (FROM, COPY --from) and names it; returns its image ID.
-fn pull_base(store: &crate::storage::Store, name: &str) -> Result<Digest> {
-    use crate::registry::{client::ClientOptions, pull, reporter::Silent, short_name};
+fn pull_base(
+    store: &crate::storage::Store,
+    name: &str,
+    reporter: &mut dyn crate::registry::reporter::PullReporter,
+) -> Result<Digest> {
+    use crate::registry::{client::ClientOptions, pull, short_name};
     let failed = |error: &dyn std::error::Error| {
         fail(format!(
             "failed to resolve source metadata for {name}: {}",
@@ -327,7 +326,7 @@ fn pull_base(store: &crate::storage::Store, name: &str) -> Result<Digest> {
         unpack: UnpackOptions::default(),
         jobs: pull::DEFAULT_JOBS,
     };
-    let report = pull::pull(store, &lock, &candidates, &options, &mut Silent)
+    let report = pull::pull(store, &lock, &candidates, &options, reporter)
         .map_err(|error| failed(&error))?;
     let reference = &report.reference;
     let names: Vec<crate::oci::Reference> = reference
@@ -386,6 +385,7 @@ impl StepExecutor for Executor<'_> {
                 None,
             ),
             Base::Image(name) => {
+                self.reporter.base(stage, name);
                 let (fs, config) = self.image_fs(name)?;
                 (fs, Some(config))
             }
@@ -516,7 +516,23 @@ impl StepExecutor for Executor<'_> {
             });
         }
         self.runtime.store.save_container(&record).map_err(fail)?;
-        let outcome = monitor::supervise_in_child(self.runtime, &record.id, !self.options.verbose);
+        let outcome = match self.reporter.output_mode() {
+            OutputMode::Inherit => {
+                monitor::supervise_in_child(self.runtime, &record.id, StepOutput::Inherit)
+            }
+            OutputMode::Discard => {
+                monitor::supervise_in_child(self.runtime, &record.id, StepOutput::Discard)
+            }
+            OutputMode::Capture => {
+                let reporter = &mut *self.reporter;
+                let mut sink = |bytes: &[u8]| reporter.output(bytes);
+                monitor::supervise_in_child(
+                    self.runtime,
+                    &record.id,
+                    StepOutput::Capture(&mut sink),
+                )
+            }
+        };
         for source in &sources {
             rootfs::unmount_rootfs(&rootfs::paths(&self.runtime.store, source));
             self.remove(source);
@@ -668,7 +684,7 @@ impl StepExecutor for Executor<'_> {
 
     fn metadata(&mut self, stage: usize, created_by: &str) -> Result<()> {
         self.step += 1;
-        self.say(&format!("#{} [stage-{stage}] {created_by}", self.step));
+        self.reporter.metadata(self.step, stage, created_by);
         let fs = self.stage(stage)?;
         // Metadata changes the config, not the files: the next step's key covers it through
         // its own text, so the stage key stays.
@@ -780,7 +796,7 @@ impl Executor<'_> {
     /// step's monitor, forked from us, inherits the mount) and adds the bind to `record`.
     /// Returns the source records, to unmount and remove after the step.
     fn mount_sources(
-        &self,
+        &mut self,
         mounts: &[super::eval::RunMount],
         record: &mut ContainerRecord,
     ) -> Result<Vec<ContainerRecord>> {

@@ -11,6 +11,7 @@ pub mod copy;
 pub mod eval;
 pub mod executor;
 pub mod plan;
+pub mod progress;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -42,8 +43,6 @@ pub struct BuildRequest {
     pub no_cache: bool,
     /// `--network` for RUN.
     pub network: Option<String>,
-    /// Print progress (not with `-q`).
-    pub verbose: bool,
     /// How layers are unpacked here.
     pub unpack: UnpackOptions,
     /// `--secret`: id → content.
@@ -66,13 +65,20 @@ pub struct BuildReport {
     pub warnings: Vec<String>,
 }
 
-/// Builds the image and names it.
-pub fn build(runtime: &Runtime, request: &BuildRequest) -> Result<BuildReport, BuildError> {
+/// Builds the image and names it, telling `reporter` how it goes.
+pub fn build(
+    runtime: &Runtime,
+    request: &BuildRequest,
+    reporter: &mut dyn progress::BuildReporter,
+) -> Result<BuildReport, BuildError> {
     let name = request.dockerfile.file_name().map_or_else(
         || "Dockerfile".to_owned(),
         |n| n.to_string_lossy().into_owned(),
     );
     let file = dockerfile::parse(&request.dockerfile_text, &name)?;
+    if let Ok(plan) = plan::plan(&file, &request.options) {
+        reporter.plan(&outline(&file, &plan));
+    }
     let context = context::BuildContext::open(&request.context, &request.dockerfile)
         .map_err(|e| BuildError::executor(e.to_string()))?;
     let mut executor = executor::Executor::new(
@@ -82,11 +88,11 @@ pub fn build(runtime: &Runtime, request: &BuildRequest) -> Result<BuildReport, B
             no_cache: request.no_cache,
             network: request.network.clone(),
             unpack: request.unpack.clone(),
-            verbose: request.verbose,
             secrets: request.secrets.clone(),
             timestamp: request.timestamp,
             pull: request.pull,
         },
+        reporter,
     );
     let outcome = eval::evaluate(&file, &request.options, &mut executor)?;
     let target = outcome
@@ -100,6 +106,26 @@ pub fn build(runtime: &Runtime, request: &BuildRequest) -> Result<BuildReport, B
         image_id,
         warnings: outcome.warnings,
     })
+}
+
+/// The stages as progress views number their steps (see [`progress::StageOutline`]).
+fn outline(file: &dockerfile::Dockerfile, plan: &plan::BuildPlan) -> Vec<progress::StageOutline> {
+    use dockerfile::InstructionKind as Kind;
+    file.stages()
+        .iter()
+        .zip(&plan.stages)
+        .map(|(stage, planned)| progress::StageOutline {
+            name: planned.name.clone(),
+            steps: usize::from(matches!(planned.base, plan::Base::Image(_)))
+                + stage
+                    .instructions
+                    .iter()
+                    .filter(|i| {
+                        matches!(i.kind, Kind::Run | Kind::Copy | Kind::Add | Kind::Workdir)
+                    })
+                    .count(),
+        })
+        .collect()
 }
 
 /// Writes the config and manifest of the target stage and tags them.

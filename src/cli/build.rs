@@ -59,7 +59,10 @@ pub struct BuildArgs {
     /// Manifest and config format of the image: oci, or docker (Docker's schema 2)
     #[arg(long, value_name = "FORMAT", default_value = "oci")]
     pub format: String,
-    /// Type of progress output (auto, plain, tty, quiet)
+    /// Type of progress output: plain (numbered steps with their output), tty (a live view
+    /// whose running step shows its last lines of output and collapses to one line when it
+    /// ends; drawn with escape codes even when stderr is not a terminal), auto (tty when stderr
+    /// is a terminal, plain otherwise), or quiet
     #[arg(long, value_name = "TYPE", default_value = "auto")]
     pub progress: String,
     /// The build context: a directory

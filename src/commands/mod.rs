@@ -11,6 +11,7 @@ mod internal;
 mod kube;
 mod login;
 pub(crate) mod pod;
+mod progress;
 mod steps;
 mod system;
 mod version;

@@ -1,4 +1,5 @@
-//! The only writer to stdout and stderr: the printer, tables, `--format`.
+//! The only writer to stdout and stderr: the printer, tables, `--format`, and the live
+//! region that progress views redraw in place.
 //!
 //! Uses nothing else of the crate.
 
@@ -9,6 +10,7 @@
 )]
 
 pub mod format;
+pub mod live;
 mod printer;
 pub mod table;
 

@@ -9,6 +9,8 @@
 //! so no recompression happens and the manifest needs no rewrite.
 
 use std::collections::HashSet;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
@@ -24,6 +26,13 @@ use crate::storage::Store;
 
 /// How many blobs upload at once (Docker's default `max-concurrent-uploads` is 5).
 pub const DEFAULT_JOBS: usize = 5;
+
+/// How often the bytes sent are reported while uploads run.
+const PROGRESS_TICK: Duration = Duration::from_millis(100);
+
+/// Where a blob's upload tells how far it got: the blob, bytes sent, bytes in all. A channel,
+/// because the body streams that send must be `Send + 'static` and the reporter is neither.
+type Sent = mpsc::Sender<(Digest, u64, u64)>;
 
 /// Options of a push.
 #[derive(Debug, Clone)]
@@ -113,14 +122,27 @@ pub fn push(
             .collect();
         sources.dedup();
         let sources = &sources;
-        let mut uploads = futures_util::stream::iter(layers.iter().map(|layer| async move {
-            (
-                layer,
-                upload_blob(client, store, &layer.digest, sources).await,
-            )
+        let (sent, progress) = mpsc::channel();
+        let mut uploads = futures_util::stream::iter(layers.iter().map(|layer| {
+            let sent = sent.clone();
+            async move {
+                let result = upload_blob(client, store, &layer.digest, sources, Some(&sent)).await;
+                (layer, result)
+            }
         }))
         .buffer_unordered(options.jobs.max(1));
-        while let Some((layer, result)) = uploads.next().await {
+        loop {
+            let tick = std::pin::pin!(tokio::time::sleep(PROGRESS_TICK));
+            let next = futures_util::future::select(uploads.next(), tick).await;
+            // Sent before any upload ends: its last bytes come before its `Pushed`.
+            for (digest, current, total) in progress.try_iter() {
+                reporter.layer(&digest, PushEvent::Pushing { current, total });
+            }
+            let (layer, result) = match next {
+                futures_util::future::Either::Left((Some(next), _)) => next,
+                futures_util::future::Either::Left((None, _)) => break,
+                futures_util::future::Either::Right(_) => continue,
+            };
             let event = match result? {
                 Uploaded::Exists => PushEvent::AlreadyExists,
                 Uploaded::Mounted(from) => PushEvent::Mounted { from },
@@ -129,7 +151,7 @@ pub fn push(
             reporter.layer(&layer.digest, event);
         }
         drop(uploads);
-        upload_blob(client, store, &document.config.digest, sources).await?;
+        upload_blob(client, store, &document.config.digest, sources, None).await?;
 
         let (request, url) = client.request(Method::PUT, &format!("manifests/{tag}"));
         let response = request
@@ -153,12 +175,13 @@ pub fn push(
 }
 
 /// Uploads one blob unless the registry has it, mounting it from one of `sources` (other
-/// repositories of the registry) when the registry can.
+/// repositories of the registry) when the registry can; tells `sent` how the upload goes.
 async fn upload_blob(
     client: &Client,
     store: &Store,
     digest: &Digest,
     sources: &[String],
+    sent: Option<&Sent>,
 ) -> Result<Uploaded, RegistryError> {
     let response = client
         .send(Method::HEAD, &format!("blobs/{digest}"), |request| request)
@@ -209,12 +232,17 @@ async fn upload_blob(
     }
     let mut url = upload_location(&response)?;
     let size = store.blob_size(digest)?;
-    let file = store.open_blob(digest)?.into_file();
+    let file = std::sync::Arc::new(store.open_blob(digest)?.into_file());
+    let progress = sent.map(|sent| Progress {
+        sent: sent.clone(),
+        digest: digest.clone(),
+        total: size,
+    });
     let (body, sent) = if size > CHUNK_SIZE {
-        url = upload_chunks(client, file, size, url).await?;
+        url = upload_chunks(client, file, size, url, progress.as_ref()).await?;
         (reqwest::Body::from(Vec::new()), 0)
     } else {
-        (reqwest::Body::from(tokio::fs::File::from_std(file)), size)
+        (chunk_body(file, 0, size, progress), size)
     };
     url.query_pairs_mut()
         .append_pair("digest", &digest.to_string());
@@ -265,11 +293,11 @@ fn upload_location(response: &reqwest::Response) -> Result<reqwest::Url, Registr
 /// the closing `PUT`.
 async fn upload_chunks(
     client: &Client,
-    file: std::fs::File,
+    file: std::sync::Arc<std::fs::File>,
     size: u64,
     mut url: reqwest::Url,
+    progress: Option<&Progress>,
 ) -> Result<reqwest::Url, RegistryError> {
-    let file = std::sync::Arc::new(file);
     let mut offset = 0;
     while offset < size {
         let length = CHUNK_SIZE.min(size - offset);
@@ -278,7 +306,12 @@ async fn upload_chunks(
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, length)
             .header(CONTENT_RANGE, format!("{offset}-{}", offset + length - 1))
-            .body(chunk_body(std::sync::Arc::clone(&file), offset, length))
+            .body(chunk_body(
+                std::sync::Arc::clone(&file),
+                offset,
+                length,
+                progress.cloned(),
+            ))
             .send()
             .await
             .map_err(|source| RegistryError::Request { url: shown, source })?;
@@ -292,11 +325,25 @@ async fn upload_chunks(
     Ok(url)
 }
 
-/// `length` bytes of `file` from `offset`, read [`PIECE`] at a time off the runtime's thread.
-fn chunk_body(file: std::sync::Arc<std::fs::File>, offset: u64, length: u64) -> reqwest::Body {
+/// Where the body of a blob's upload reports the bytes it has read for sending.
+#[derive(Clone)]
+struct Progress {
+    sent: Sent,
+    digest: Digest,
+    total: u64,
+}
+
+/// `length` bytes of `file` from `offset`, read [`PIECE`] at a time off the runtime's thread;
+/// each piece is reported to `progress` as it goes out.
+fn chunk_body(
+    file: std::sync::Arc<std::fs::File>,
+    offset: u64,
+    length: u64,
+    progress: Option<Progress>,
+) -> reqwest::Body {
     let stream = futures_util::stream::try_unfold(
-        (file, offset, length),
-        |(file, offset, left)| async move {
+        (file, offset, length, progress),
+        |(file, offset, left, progress)| async move {
             if left == 0 {
                 return Ok(None);
             }
@@ -310,7 +357,14 @@ fn chunk_body(file: std::sync::Arc<std::fs::File>, offset: u64, length: u64) -> 
             .await
             .map_err(std::io::Error::other)??;
             let read = piece.len() as u64;
-            Ok::<_, std::io::Error>(Some((piece, (file, offset + read, left - read))))
+            if let Some(progress) = &progress {
+                // The receiver is gone only when the push is over.
+                let _ =
+                    progress
+                        .sent
+                        .send((progress.digest.clone(), offset + read, progress.total));
+            }
+            Ok::<_, std::io::Error>(Some((piece, (file, offset + read, left - read, progress))))
         },
     );
     reqwest::Body::wrap_stream(stream)

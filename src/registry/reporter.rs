@@ -41,7 +41,12 @@ pub enum PushEvent {
     /// The registry has it ("Layer already exists").
     AlreadyExists,
     /// Bytes are being sent ("Pushing").
-    Pushing,
+    Pushing {
+        /// Bytes sent so far.
+        current: u64,
+        /// Bytes in all.
+        total: u64,
+    },
     /// The registry accepted it ("Pushed").
     Pushed,
     /// The registry linked it from another of its repositories ("Mounted from REPOSITORY").

@@ -854,25 +854,46 @@ fn notify_systemd(runtime: &Runtime, record: &ContainerRecord) {
 /// after the other (a build's RUN steps): libcontainer changes process-wide state (dumpable,
 /// signal dispositions, namespaces) that a second container in the same process would
 /// inherit. Returns the container's exit code, or the error that kept it from starting.
-/// The container's output goes to our stderr (a build's progress stream), or nowhere
-/// with `quiet`.
-pub fn supervise_in_child(runtime: &Runtime, id: &str, quiet: bool) -> Result<i32, RuntimeError> {
-    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| RuntimeError::Sys("pipe", nix::errno::Errno::from_raw(e.raw_os_error())))?;
+/// The container's output goes where `output` says: our stderr (a build's plain progress
+/// stream), nowhere, or to the caller's function (a live progress view).
+pub fn supervise_in_child(
+    runtime: &Runtime,
+    id: &str,
+    output: StepOutput<'_>,
+) -> Result<i32, RuntimeError> {
+    let pipe = || {
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| RuntimeError::Sys("pipe", nix::errno::Errno::from_raw(e.raw_os_error())))
+    };
+    let (read, write) = pipe()?;
+    let captured = match &output {
+        StepOutput::Capture(_) => Some(pipe()?),
+        StepOutput::Inherit | StepOutput::Discard => None,
+    };
     // SAFETY: the caller is single-threaded (a build runs its steps in order on one thread);
     // the child runs the supervision and leaves with _exit, never returning into the caller.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
             drop(read);
-            if quiet {
-                if let Ok(null) = fs::OpenOptions::new().write(true).open("/dev/null") {
-                    let null = std::os::fd::AsRawFd::as_raw_fd(&null);
-                    let _ = nix::unistd::dup2(null, 1);
-                    let _ = nix::unistd::dup2(null, 2);
+            match (&output, &captured) {
+                (StepOutput::Discard, _) => {
+                    if let Ok(null) = fs::OpenOptions::new().write(true).open("/dev/null") {
+                        let null = std::os::fd::AsRawFd::as_raw_fd(&null);
+                        let _ = nix::unistd::dup2(null, 1);
+                        let _ = nix::unistd::dup2(null, 2);
+                    }
                 }
-            } else {
-                let _ = nix::unistd::dup2(2, 1);
+                (StepOutput::Capture(_), Some((_, out))) => {
+                    let out = std::os::fd::AsRawFd::as_raw_fd(out);
+                    let _ = nix::unistd::dup2(out, 1);
+                    let _ = nix::unistd::dup2(out, 2);
+                }
+                _ => {
+                    let _ = nix::unistd::dup2(2, 1);
+                }
             }
+            // The pipe's own descriptors close at exec (CLOEXEC); 1 and 2 stay.
+            drop(captured);
             let code = match supervise(runtime, id, Mode::Attached { stdin: false }) {
                 Ok(code) => code & 0xff,
                 Err(error) => {
@@ -886,8 +907,17 @@ pub fn supervise_in_child(runtime: &Runtime, id: &str, quiet: bool) -> Result<i3
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             drop(write);
-            let mut message = String::new();
-            let _ = std::fs::File::from(read).read_to_string(&mut message);
+            let message = match (output, captured) {
+                (StepOutput::Capture(sink), Some((out, out_write))) => {
+                    drop(out_write);
+                    pump(read, &out, sink)
+                }
+                _ => {
+                    let mut message = String::new();
+                    let _ = std::fs::File::from(read).read_to_string(&mut message);
+                    message
+                }
+            };
             let status = loop {
                 match waitpid(child, None) {
                     Err(nix::errno::Errno::EINTR) => {}
@@ -906,6 +936,78 @@ pub fn supervise_in_child(runtime: &Runtime, id: &str, quiet: bool) -> Result<i3
         }
         Err(errno) => Err(RuntimeError::Sys("fork", errno)),
     }
+}
+
+/// Where the output of a step run by [`supervise_in_child`] goes (stdout and stderr as one).
+pub enum StepOutput<'a> {
+    /// Our own stderr, as it comes.
+    Inherit,
+    /// Nowhere (`build -q`).
+    Discard,
+    /// To this function, in the pieces it comes in; it is also called with no bytes after
+    /// each [`CAPTURE_TICK`] of silence, so that a caller can show time passing.
+    Capture(&'a mut dyn FnMut(&[u8])),
+}
+
+/// How long a captured step may be silent before its sink hears of it.
+pub const CAPTURE_TICK: Duration = Duration::from_millis(100);
+
+/// Hands the step's output to `sink` until the child is gone, and returns the error message
+/// it wrote on `message`. The child's end of `message` closes when it exits (CLOEXEC, never
+/// inherited past an exec), which is the signal to stop: the output pipe may outlive it in a
+/// process the step left behind, so what is left in it is only drained, not waited for.
+fn pump(message: OwnedFd, output: &OwnedFd, sink: &mut dyn FnMut(&[u8])) -> String {
+    let tick = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: i64::from(CAPTURE_TICK.subsec_nanos()),
+    };
+    let mut text = Vec::new();
+    let mut buffer = vec![0_u8; 16 * 1024];
+    let mut output_open = true;
+    loop {
+        let mut fds = vec![PollFd::new(&message, PollFlags::IN)];
+        if output_open {
+            fds.push(PollFd::new(output, PollFlags::IN));
+        }
+        match poll(&mut fds, Some(&tick)) {
+            Ok(0) => {
+                sink(&[]);
+                continue;
+            }
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => break,
+        }
+        let output_ready = output_open && !fds[1].revents().is_empty();
+        let message_ready = !fds[0].revents().is_empty();
+        if output_ready {
+            match rustix::io::read(output, &mut buffer) {
+                Ok(0) | Err(_) => output_open = false,
+                Ok(n) => sink(&buffer[..n]),
+            }
+        }
+        if message_ready {
+            match rustix::io::read(&message, &mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => text.extend_from_slice(&buffer[..n]),
+            }
+        }
+    }
+    // What the step wrote before it ended, without waiting for anyone else.
+    while output_open {
+        let mut fds = [PollFd::new(output, PollFlags::IN)];
+        if !matches!(
+            poll(&mut fds, Some(&rustix::event::Timespec::default())),
+            Ok(1)
+        ) {
+            break;
+        }
+        match rustix::io::read(output, &mut buffer) {
+            Ok(0) | Err(_) => output_open = false,
+            Ok(n) => sink(&buffer[..n]),
+        }
+    }
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// Takes the readiness descriptor that `spawn_detached` left open for a detached helper.

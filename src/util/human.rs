@@ -19,6 +19,16 @@ const DECIMAL_ABBRS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB",
 /// `1500` → `"1.5kB"`, `0` → `"0B"`. Go's `%g` quirks are kept, so `999999` prints
 /// `"1e+03kB"` exactly like Docker.
 pub fn size(bytes: u64) -> String {
+    size_with_precision(bytes, 3)
+}
+
+/// `units.HumanSize` (precision 4), which Docker's pull and push progress use:
+/// `12345678` → `"12.35MB"`.
+pub fn size_precise(bytes: u64) -> String {
+    size_with_precision(bytes, 4)
+}
+
+fn size_with_precision(bytes: u64, precision: usize) -> String {
     // Go converts the integer to float64 first; `as` rounds to nearest like Go does.
     #[allow(clippy::cast_precision_loss)]
     let mut value = bytes as f64;
@@ -27,7 +37,18 @@ pub fn size(bytes: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    format!("{}{}", format_g(value, 3), DECIMAL_ABBRS[unit])
+    format!("{}{}", format_g(value, precision), DECIMAL_ABBRS[unit])
+}
+
+/// Whole seconds as Go's `time.Duration.String()` prints them: `0s`, `45s`, `1m5s`,
+/// `2h0m3s` (Docker's time-left estimate in a progress bar).
+pub fn go_seconds(seconds: u64) -> String {
+    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    match (hours, minutes) {
+        (0, 0) => format!("{seconds}s"),
+        (0, _) => format!("{minutes}m{seconds}s"),
+        _ => format!("{hours}h{minutes}m{seconds}s"),
+    }
 }
 
 /// Binary unit abbreviations, as in go-units' `binaryAbbrs`.
@@ -329,6 +350,16 @@ mod tests {
         assert_eq!(size(100_000), "100kB");
         assert_eq!(size(10_000), "10kB");
         assert_eq!(size(10_050), "10.1kB");
+    }
+
+    #[test]
+    fn precise_sizes_and_go_seconds() {
+        assert_eq!(size_precise(12_345_678), "12.35MB");
+        assert_eq!(size_precise(45_600_000), "45.6MB");
+        assert_eq!(size_precise(1024), "1.024kB");
+        assert_eq!(go_seconds(0), "0s");
+        assert_eq!(go_seconds(65), "1m5s");
+        assert_eq!(go_seconds(7203), "2h0m3s");
     }
 
     #[test]

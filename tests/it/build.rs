@@ -981,3 +981,133 @@ CMD [\"cat\", \"/copied\"]
         run.describe()
     );
 }
+
+/// `--progress`: `plain` (and `auto` off a terminal) prints BuildKit's numbered steps with
+/// the output of RUN and durations, exactly as before the live view existed; `tty` (and `auto`
+/// on a terminal) draws the live view, where the running step shows its output and collapses
+/// to one line when it ends, and a failed step's output is printed after the view.
+#[test]
+fn build_progress_plain_is_numbered_and_tty_collapses_steps() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let dir = context(
+        &cx,
+        "progress",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nENV A=1\nRUN echo one && sleep 0.3 && echo two\nCOPY f /f\n",
+            ),
+            ("f", "x\n"),
+        ],
+    );
+    let dir = dir.to_str().unwrap();
+    let plain = cx
+        .run(["build", "--progress", "plain", "-t", "p", dir])
+        .success();
+    let normal: Vec<String> = plain
+        .stderr()
+        .lines()
+        .map(|line| match line.split_once(" DONE ") {
+            Some((step, _)) => format!("{step} DONE [TIME]"),
+            None if line.starts_with("writing image sha256:") => "writing image [ID]".to_owned(),
+            None => line.to_owned(),
+        })
+        .collect();
+    assert_eq!(
+        normal,
+        [
+            "#1 [stage-0] ENV A=1",
+            "#2 [stage-0] RUN /bin/sh -c echo one && sleep 0.3 && echo two # buildkit",
+            "one",
+            "two",
+            "#2 DONE [TIME]",
+            "#3 [stage-0] COPY f /f # buildkit",
+            "#3 DONE [TIME]",
+            "writing image [ID]",
+            "naming to docker.io/library/p:latest done",
+        ],
+        "{}",
+        plain.describe()
+    );
+    // Off a terminal, `auto` is plain.
+    let auto = cx.run(["build", "-t", "p", dir]).success();
+    assert!(
+        auto.stderr()
+            .starts_with("#1 [stage-0] ENV A=1\n#2 [stage-0] RUN")
+    );
+    assert!(!auto.stderr().contains('\x1b'), "{}", auto.describe());
+
+    // `--progress tty` draws even when stderr is not a terminal.
+    let tty = cx
+        .run(["build", "--progress", "tty", "--no-cache", "-t", "p", dir])
+        .success();
+    let text = tty.stderr();
+    assert!(text.starts_with("[+] Building "), "{text:?}");
+    // While the RUN step waits, its first line of output shows under it.
+    assert!(
+        text.contains(" => [2/3] RUN echo one && sleep 0.3 && echo two"),
+        "{text:?}"
+    );
+    assert!(text.contains("\n => => # one\x1b[K\n"), "{text:?}");
+    let last = last_frame(&text);
+    assert!(last[0].ends_with("(3/3) FINISHED"), "{last:?}");
+    assert!(last[1].starts_with(" => [1/3] FROM busybox "), "{last:?}");
+    assert!(last[2].starts_with(" => [2/3] RUN echo one"), "{last:?}");
+    assert!(last[3].starts_with(" => [3/3] COPY f /f "), "{last:?}");
+    assert!(last[3].ends_with('s'), "{last:?}");
+    assert_eq!(last.len(), 4, "collapsed: {last:?}");
+
+    // `auto` on a terminal: the same view, with the cache hits.
+    let Some(cached) = cx.run_in_terminal(["build", "-t", "p", dir]) else {
+        return;
+    };
+    let text = cached.success().stdout().replace("\r\n", "\n");
+    let last = last_frame(&text);
+    assert!(last[0].ends_with("(3/3) FINISHED"), "{text:?}");
+    assert!(
+        last[2].starts_with(" => CACHED [2/3] RUN echo one"),
+        "{last:?}"
+    );
+    assert!(
+        last[3].starts_with(" => CACHED [3/3] COPY f /f"),
+        "{last:?}"
+    );
+
+    let failing = context(
+        &cx,
+        "failing",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo about to fail && false\n",
+        )],
+    );
+    let failed = cx.run(["build", "--progress", "tty", failing.to_str().unwrap()]);
+    assert_ne!(failed.code(), 0, "{}", failed.describe());
+    let text = failed.stderr();
+    assert!(
+        text.contains(" => ERROR [2/2] RUN echo about to fail && false"),
+        "{text:?}"
+    );
+    assert!(
+        text.contains(
+            "------\x1b[K\n > [2/2] RUN echo about to fail && false:\x1b[K\nabout to fail\x1b[K\n------"
+        ),
+        "{text:?}"
+    );
+}
+
+/// The lines of the last frame a live view drew: after its last "cursor up", without the
+/// escape sequences, and before anything printed below the view.
+fn last_frame(text: &str) -> Vec<String> {
+    let start = text
+        .rfind("\r\x1b[")
+        .map_or(0, |at| at + text[at..].find('A').unwrap() + 1);
+    let frame = &text[start..];
+    let frame = frame.split("\x1b[J").next().unwrap();
+    frame
+        .split("\x1b[K\n")
+        .filter(|line| !line.is_empty())
+        .map(|line| line.trim_end().to_owned())
+        .collect()
+}

@@ -995,3 +995,69 @@ fn large_blobs_are_pushed_in_chunks() {
     let id = cx.ok(["images", "-q", "--no-trunc", &name]);
     assert_eq!(other.ok(["images", "-q", "--no-trunc", &name]), id);
 }
+
+/// On a terminal `push` and `pull` draw Docker's live per-layer lines, redrawn in place: a
+/// progress bar while a layer downloads, then `Pull complete`; the `Digest:` and `Status:`
+/// lines come after them as ever. (Off a terminal the plain lines stay: see
+/// `push_rmi_pull_and_run_round_trip`.)
+#[test]
+fn pull_and_push_on_a_terminal_redraw_each_layer_in_place() {
+    require_users!();
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let cx = TestContext::new(User::Sub);
+    let name = registry.image("test/live:1");
+    cx.import_busybox(&name);
+    let Some(pushed) = cx.run_in_terminal(["push", &name]) else {
+        return;
+    };
+    let pushed = pushed.success().stdout();
+    assert!(
+        pushed.starts_with(&format!(
+            "The push refers to repository [{}]",
+            registry.image("test/live")
+        )),
+        "{pushed:?}"
+    );
+    // `Preparing`, then the same line redrawn (cursor up one line) with a progress bar,
+    // then as `Pushed`.
+    assert!(pushed.contains(": Preparing\x1b[K\r\n"), "{pushed:?}");
+    assert!(pushed.contains("\r\x1b[1A"), "{pushed:?}");
+    assert!(pushed.contains(": Pushing [="), "{pushed:?}");
+    assert!(pushed.contains(": Pushed\x1b[K\r\n"), "{pushed:?}");
+    assert!(pushed.contains(": digest: sha256:"), "{pushed:?}");
+
+    cx.ok(["rmi", &name]);
+    let pulled = cx.run_in_terminal(["pull", &name]).unwrap().success();
+    let pulled = pulled.stdout();
+    assert!(
+        pulled.starts_with("1: Pulling from test/live\x1b[K\r\n"),
+        "{pulled:?}"
+    );
+    assert!(
+        pulled.contains(": Pulling fs layer\x1b[K\r\n"),
+        "{pulled:?}"
+    );
+    assert!(pulled.contains(": Downloading [="), "{pulled:?}");
+    assert!(pulled.contains("\r\x1b[1A"), "{pulled:?}");
+    let complete = pulled
+        .rfind(": Pull complete\x1b[K\r\n")
+        .unwrap_or_else(|| panic!("no Pull complete in {pulled:?}"));
+    let tail = &pulled[complete..];
+    let digest = tail
+        .split("Digest: ")
+        .nth(1)
+        .and_then(|rest| rest.split('\x1b').next())
+        .unwrap_or_else(|| panic!("no Digest line after the layers: {tail:?}"));
+    assert!(digest.starts_with("sha256:"), "{tail:?}");
+    assert!(
+        tail.ends_with(&format!(
+            "Status: Downloaded newer image for {name}\x1b[K\r\n\x1b[J{name}\r\n"
+        )),
+        "{tail:?}"
+    );
+    // Quiet stays quiet on a terminal.
+    let quiet = cx.run_in_terminal(["pull", "-q", &name]).unwrap().success();
+    assert_eq!(quiet.stdout(), format!("{name}\r\n"));
+}

@@ -6,10 +6,27 @@ use std::io::Read;
 use anyhow::{Context as _, bail};
 
 use super::super::container;
+use super::super::progress::{
+    self,
+    build::{Live, Plain},
+};
 use super::super::{ExitStatus, Session};
+use crate::build::progress::Silent;
 use crate::build::{self, BuildRequest, add, plan};
 use crate::cli::{BuildArgs, BuilderPruneArgs};
 use crate::oci::Reference;
+use crate::output::live::Stream;
+
+/// `--progress`, once read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// `quiet` or `-q`: only the image ID, on stdout.
+    Quiet,
+    /// `plain`, and `auto` when stderr is no terminal.
+    Plain,
+    /// `tty`, and `auto` on a terminal.
+    Live,
+}
 
 pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
     let platform = plan::Platform::native();
@@ -98,13 +115,16 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
         "docker" => true,
         other => bail!("unrecognized image format `{other}`: use oci or docker"),
     };
-    if !matches!(args.progress.as_str(), "auto" | "plain" | "tty" | "quiet") {
-        bail!(
-            "invalid --progress `{}`: use auto, plain, tty or quiet",
-            args.progress
-        );
-    }
-    let quiet = args.quiet || args.progress == "quiet";
+    let progress = match args.progress.as_str() {
+        _ if args.quiet => Progress::Quiet,
+        "quiet" => Progress::Quiet,
+        "plain" => Progress::Plain,
+        "tty" => Progress::Live,
+        "auto" if progress::is_live(Stream::Stderr) => Progress::Live,
+        "auto" => Progress::Plain,
+        other => bail!("invalid --progress `{other}`: use auto, plain, tty or quiet"),
+    };
+    let quiet = progress == Progress::Quiet;
     let request = BuildRequest {
         context,
         dockerfile,
@@ -118,7 +138,6 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
         },
         no_cache: args.no_cache,
         network: args.network.clone(),
-        verbose: !quiet,
         unpack: session.unpack_options(),
         secrets,
         docker_format,
@@ -130,8 +149,17 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
         }),
     };
     let runtime = container::runtime(session, store);
-    let report = build::build(&runtime, &request)?;
     let printer = &session.cx.printer;
+    let report = match progress {
+        Progress::Quiet => build::build(&runtime, &request, &mut Silent),
+        Progress::Plain => build::build(&runtime, &request, &mut Plain { printer }),
+        Progress::Live => {
+            let mut view = Live::new();
+            let report = build::build(&runtime, &request, &mut view);
+            view.finish(report.is_ok());
+            report
+        }
+    }?;
     for warning in &report.warnings {
         printer.warn(warning);
     }

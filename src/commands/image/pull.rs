@@ -1,6 +1,7 @@
 //! `image pull` / `pull [--platform P] [-q] NAME[:TAG|@DIGEST]`, and the pull that `run`,
 //! `create` and `build` do for a missing image.
 
+use super::super::progress::LayerProgress;
 use super::super::{ExitStatus, Session};
 use crate::cli::{ImagePullArgs, PullPolicyArg};
 use crate::config::registries::Registries;
@@ -9,7 +10,7 @@ use crate::oci::{Digest, Reference};
 use crate::output::Printer;
 use crate::registry::client::ClientOptions;
 use crate::registry::pull::{self, PullOptions, PullPolicy};
-use crate::registry::reporter::{PullEvent, PullReporter, PushEvent, PushReporter};
+use crate::registry::reporter::PullReporter;
 use crate::registry::short_name::{self, Candidates};
 use crate::storage::unpack::UnpackOptions;
 use crate::storage::{Store, WriteLock};
@@ -24,11 +25,7 @@ pub(crate) fn run(args: ImagePullArgs, session: &Session<'_>) -> anyhow::Result<
     let store = session.store()?;
     let lock = store.lock()?;
     let printer = &session.cx.printer;
-    let mut reporter = Lines {
-        printer,
-        to_stderr: false,
-        quiet: args.quiet,
-    };
+    let mut reporter = LayerProgress::new(printer, false, args.quiet);
     let client = client_options(args.tls_verify)?;
     let candidates = short_name::resolve_pull(&client.registries, &args.image)?;
     let pulled = pull_and_register(
@@ -137,7 +134,7 @@ pub(crate) fn ensure_image(
     Ok(image::resolve(store, &id.to_string())?)
 }
 
-/// Pulls `text` with Docker's progress lines on stderr, after `Unable to find image` when
+/// Pulls `text` with Docker's progress on stderr (live on a terminal), after `Unable to find image` when
 /// `missing`; returns the image ID.
 fn pull_to_stderr(
     store: &Store,
@@ -154,11 +151,7 @@ fn pull_to_stderr(
         ));
     }
     let lock = store.lock()?;
-    let mut reporter = Lines {
-        printer: &printer,
-        to_stderr: true,
-        quiet: false,
-    };
+    let mut reporter = LayerProgress::new(&printer, true, false);
     let client = client_options(None)?;
     let candidates = short_name::resolve_pull(&client.registries, text)?;
     let options = PullOptions {
@@ -226,70 +219,4 @@ pub(crate) fn client_options(tls_verify: Option<bool>) -> anyhow::Result<ClientO
     let mut options = ClientOptions::load()?;
     options.tls_verify = tls_verify;
     Ok(options)
-}
-
-/// Docker's plain progress: one line per layer event (`<short>: Pull complete`).
-pub(crate) struct Lines<'a> {
-    pub(crate) printer: &'a Printer,
-    /// On stderr (a pull inside `run`), else stdout (`pull`, `push`).
-    pub(crate) to_stderr: bool,
-    pub(crate) quiet: bool,
-}
-
-impl Lines<'_> {
-    pub(crate) fn emit(&self, text: &str) {
-        if self.quiet {
-            return;
-        }
-        if self.to_stderr {
-            self.printer.info(text);
-        } else {
-            self.printer.line(text);
-        }
-    }
-}
-
-impl PullReporter for Lines<'_> {
-    fn start(&mut self, reference: &Reference) {
-        let what = match (reference.digest(), reference.tag()) {
-            (Some(digest), _) => digest.to_string(),
-            (None, Some(tag)) => tag.to_owned(),
-            (None, None) => "latest".to_owned(),
-        };
-        self.emit(&format!("{what}: Pulling from {}", reference.repository()));
-    }
-
-    fn layer(&mut self, layer: &Digest, event: PullEvent) {
-        let text = match event {
-            PullEvent::AlreadyExists => "Already exists",
-            PullEvent::Pulling => "Pulling fs layer",
-            PullEvent::DownloadComplete => "Download complete",
-            PullEvent::PullComplete => "Pull complete",
-            PullEvent::Downloading { .. } | PullEvent::Extracting => return,
-        };
-        self.emit(&format!("{}: {text}", layer.short()));
-    }
-}
-
-impl PushReporter for Lines<'_> {
-    fn start(&mut self, destination: &Reference) {
-        self.emit(&format!(
-            "The push refers to repository [{}]",
-            destination.name()
-        ));
-    }
-
-    fn layer(&mut self, layer: &Digest, event: PushEvent) {
-        let text = match event {
-            PushEvent::Preparing => "Preparing",
-            PushEvent::AlreadyExists => "Layer already exists",
-            PushEvent::Pushed => "Pushed",
-            PushEvent::Mounted { from } => {
-                self.emit(&format!("{}: Mounted from {from}", layer.short()));
-                return;
-            }
-            PushEvent::Pushing => return,
-        };
-        self.emit(&format!("{}: {text}", layer.short()));
-    }
 }

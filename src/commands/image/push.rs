@@ -2,8 +2,9 @@
 
 use anyhow::bail;
 
+use super::super::progress::LayerProgress;
 use super::super::{ExitStatus, Session};
-use super::pull::{Lines, client_options};
+use super::pull::client_options;
 use crate::cli::ImagePushArgs;
 use crate::image::{self, ImageError};
 use crate::oci::Reference;
@@ -28,11 +29,7 @@ pub(crate) fn run(args: ImagePushArgs, session: &Session<'_>) -> anyhow::Result<
         ),
     };
     let printer = &session.cx.printer;
-    let mut reporter = Lines {
-        printer,
-        to_stderr: false,
-        quiet: args.quiet,
-    };
+    let mut reporter = LayerProgress::new(printer, false, args.quiet);
     let client = client_options(args.tls_verify)?;
     let options = PushOptions {
         client,

@@ -306,6 +306,48 @@ impl TestContext {
         }
     }
 
+    /// Runs berth on a pseudo-terminal (util-linux `script`), with stdout and stderr both on
+    /// it; `None`, after printing why, when `script` is missing. [`Run::stdout`] is then what
+    /// the terminal got: escape sequences, and `\r\n` for every newline.
+    pub fn run_in_terminal<I, S>(&self, args: I) -> Option<Run>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        if !command_exists("script") {
+            registry::skip("`script` (util-linux) is needed to run berth on a terminal");
+            return None;
+        }
+        let args: Vec<std::ffi::OsString> =
+            args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let command = self.command(&args);
+        let quote =
+            |word: &std::ffi::OsStr| format!("'{}'", word.to_string_lossy().replace('\'', "'\\''"));
+        let line: Vec<String> = std::iter::once(command.get_program())
+            .chain(command.get_args())
+            .map(quote)
+            .collect();
+        let output = Command::new("script")
+            .args(["-qfec", &line.join(" "), "/dev/null"])
+            .env_clear()
+            .envs(
+                command
+                    .get_envs()
+                    .filter_map(|(key, value)| Some((key, value?))),
+            )
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Some(Run {
+            args: args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            output,
+        })
+    }
+
     /// Runs berth and asserts success; returns stdout.
     pub fn ok<I, S>(&self, args: I) -> String
     where
