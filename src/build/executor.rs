@@ -263,7 +263,7 @@ impl<'a> Executor<'a> {
             CopySource::Context => {
                 let mut sources = Vec::new();
                 for source in &step.sources {
-                    sources.extend(self.context.resolve(source).map_err(fail)?);
+                    sources.extend(resolve_source(self.context, source, step.parents)?);
                 }
                 let digest = self.context.digest(&sources).map_err(fail)?;
                 Ok((sources, digest, None))
@@ -592,7 +592,7 @@ impl StepExecutor for Executor<'_> {
                     .map_err(|e| fail(add::describe(&e)))?;
             }
             match &source_record {
-                None if !sources.is_empty() => {
+                None if !sources.is_empty() || (step.parents && add_sources.is_none()) => {
                     copy::copy_into(root, &sources, &step.dest, &workdir, &options)
                         .map_err(fail)?;
                 }
@@ -868,7 +868,7 @@ impl Executor<'_> {
                 BuildContext::open(from_root, &from_root.join(".no-dockerignore")).map_err(fail)?;
             let mut sources = Vec::new();
             for text in &step.sources {
-                sources.extend(context.resolve(text).map_err(fail)?);
+                sources.extend(resolve_source(&context, text, step.parents)?);
             }
             copy::copy_into(root, &sources, &step.dest, "", options).map_err(fail)?;
             Ok(())
@@ -878,6 +878,16 @@ impl Executor<'_> {
         }
         outcome
     }
+}
+
+/// One COPY source in `context`: with `--parents`, cut at its `/./` pivot.
+fn resolve_source(context: &BuildContext, source: &str, parents: bool) -> Result<Vec<Source>> {
+    let resolved = if parents {
+        context.resolve_parents(source)
+    } else {
+        context.resolve(source)
+    };
+    resolved.map_err(fail)
 }
 
 fn is_url(source: &str) -> bool {
