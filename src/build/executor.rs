@@ -12,7 +12,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::add;
-use super::cache::{self, CachedLayer};
+use super::cache::{self, CacheMountLease, CachedLayer};
 use super::context::{BuildContext, Source};
 use super::copy::{self, CopyOptions};
 use super::eval::{CopyStep, MountType, RunStep, StepExecutor};
@@ -466,11 +466,13 @@ impl StepExecutor for Executor<'_> {
                 return Err(error);
             }
         };
+        // Cache mounts in use: their locks are held until the command ends.
+        let mut leases = Vec::new();
         for mount in &step.mounts {
             if mount.kind == MountType::Secret && mount.env.is_some() && mount.target.is_none() {
                 continue;
             }
-            match self.run_mount(mount, &dir) {
+            match self.run_mount(mount, &record, &mut leases) {
                 Ok(spec) => record.host_config.mounts.extend(spec),
                 Err(error) => {
                     self.remove(&record);
@@ -493,6 +495,7 @@ impl StepExecutor for Executor<'_> {
         }
         self.runtime.store.save_container(&record).map_err(fail)?;
         let outcome = monitor::supervise_in_child(self.runtime, &record.id, !self.options.verbose);
+        drop(leases);
         for source in &sources {
             rootfs::unmount_rootfs(&rootfs::paths(&self.runtime.store, source));
             self.remove(source);
@@ -656,7 +659,13 @@ impl StepExecutor for Executor<'_> {
 impl Executor<'_> {
     /// `RUN --mount`: bind (context or stage, read-only unless rw), cache (a directory kept
     /// in the store across builds), tmpfs.
-    fn run_mount(&self, mount: &super::eval::RunMount, dir: &Path) -> Result<Option<MountSpec>> {
+    fn run_mount(
+        &self,
+        mount: &super::eval::RunMount,
+        record: &ContainerRecord,
+        leases: &mut Vec<CacheMountLease>,
+    ) -> Result<Option<MountSpec>> {
+        let dir = self.runtime.store.container_dir(&record.id);
         let target = mount
             .target
             .clone()
@@ -688,23 +697,17 @@ impl Executor<'_> {
                 }
             }
             MountType::Cache => {
-                let id = mount.id.clone().unwrap_or_else(|| target.clone());
-                let dir = cache::mount_dir(&self.runtime.store, &id);
-                fs_err::create_dir_all(&dir).map_err(fail)?;
-                if let (Some(uid), Some(gid)) = (mount.uid, mount.gid) {
-                    let _ = std::os::unix::fs::chown(&dir, Some(uid), Some(gid));
-                }
-                if let Some(mode) = mount.mode {
-                    set_mode(&dir, mode)?;
-                }
-                MountSpec {
+                let lease = self.lease_cache(mount, &target, record)?;
+                let spec = MountSpec {
                     kind: "bind".to_owned(),
-                    source: dir.display().to_string(),
+                    source: lease.path().display().to_string(),
                     destination: target,
-                    read_only: false,
+                    read_only: mount.readonly,
                     options: Vec::new(),
                     anonymous: false,
-                }
+                };
+                leases.push(lease);
+                spec
             }
             MountType::Tmpfs => MountSpec {
                 kind: "tmpfs".to_owned(),
@@ -750,6 +753,99 @@ impl Executor<'_> {
                 ));
             }
         }))
+    }
+
+    /// Takes the directory of a cache mount for one step (see [`cache::lease_mount`]). A new
+    /// instance starts as BuildKit's: `from` (a stage or an image; nothing by default) at
+    /// `source`, or an empty directory; `uid`, `gid` and `mode` (0:0 and 0755 by default when
+    /// one is given) apply to its root. Unlike BuildKit, `from` without `source` but with an
+    /// owner or mode seeds from the root of `from`, not from its `/cache`.
+    fn lease_cache(
+        &self,
+        mount: &super::eval::RunMount,
+        target: &str,
+        record: &ContainerRecord,
+    ) -> Result<CacheMountLease> {
+        let id = mount.id.clone().unwrap_or_else(|| target.to_owned());
+        let from = match &mount.from {
+            CopySource::Context => None,
+            CopySource::Stage(index) => Some(
+                self.stages
+                    .get(*index)
+                    .cloned()
+                    .flatten()
+                    .ok_or_else(|| fail(format!("stage {index} was not built")))?,
+            ),
+            CopySource::Image(name) => Some(self.image_fs(name)?.0),
+        };
+        let source = mount.source.as_deref().unwrap_or("").trim_matches('/');
+        if from.is_none() && !source.is_empty() {
+            return Err(fail(format!(
+                "cache mount source `{source}` needs `from`: the default base is empty"
+            )));
+        }
+        let owner =
+            (mount.uid.is_some() || mount.gid.is_some() || mount.mode.is_some()).then(|| {
+                (
+                    mount.uid.unwrap_or(0),
+                    mount.gid.unwrap_or(0),
+                    mount.mode.unwrap_or(0o755),
+                )
+            });
+        let base = match (&from, owner) {
+            (None, None) => String::new(),
+            _ => format!(
+                "from={} source={source} owner={owner:?}",
+                from.as_ref().map_or("", |fs| fs.key.as_str())
+            ),
+        };
+        let seed = |dir: &Path| -> std::io::Result<()> {
+            if let Some(fs) = &from {
+                self.seed_cache(dir, fs, source, record)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+            }
+            use std::os::unix::fs::PermissionsExt;
+            let (uid, gid, mode) = owner.unwrap_or((0, 0, 0o755));
+            if owner.is_some() {
+                // Under a single-ID map only 0 exists: the owner then stays root.
+                let _ = std::os::unix::fs::chown(dir, Some(uid), Some(gid));
+            }
+            fs_err::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+        };
+        cache::lease_mount(&self.runtime.store, &id, &base, mount.sharing, &seed).map_err(fail)
+    }
+
+    /// Copies `source` of the filesystem `fs` into the new cache directory `dir`, keeping
+    /// owners and modes.
+    fn seed_cache(
+        &self,
+        dir: &Path,
+        fs: &StageFs,
+        source: &str,
+        record: &ContainerRecord,
+    ) -> Result<()> {
+        let store = &self.runtime.store;
+        let mut from = record.clone();
+        from.id = util::ids::random_hex(32);
+        from.layers = fs.layers.iter().map(|l| l.chain_id.clone()).collect();
+        fs_err::create_dir_all(store.container_dir(&from.id)).map_err(fail)?;
+        let outcome = self.with_rootfs(&from, |from_root| {
+            let context =
+                BuildContext::open(from_root, &from_root.join(".no-dockerignore")).map_err(fail)?;
+            let sources = context
+                .resolve(if source.is_empty() { "." } else { source })
+                .map_err(fail)?;
+            let options = CopyOptions {
+                keep_owners: true,
+                ..CopyOptions::default()
+            };
+            copy::copy_into(dir, &sources, "/", "", &options).map_err(fail)?;
+            Ok(())
+        });
+        if let Ok(lock) = store.lock() {
+            let _ = store.remove_container_dir(&lock, &from.id);
+        }
+        outcome
     }
 
     /// `RUN --mount=type=bind,from=STAGE|IMAGE`: mounts each source's filesystem here (the
