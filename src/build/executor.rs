@@ -17,6 +17,7 @@ use super::context::{BuildContext, Source};
 use super::copy::{self, CopyOptions};
 use super::eval::{CopyStep, MountType, RunStep, StepExecutor};
 use super::plan::{Base, BuildError, CopySource};
+use super::ssh::{SSH_AUTH_SOCK, SshProxy};
 use crate::image;
 use crate::oci::Digest;
 use crate::oci::image::ImageConfig;
@@ -69,6 +70,16 @@ pub struct ExecutorOptions {
     pub timestamp: Option<u64>,
     /// `--pull`: when the images FROM and `--from` name are pulled.
     pub pull: PullPolicy,
+    /// `--ssh`: id → agent socket.
+    pub ssh: BTreeMap<String, PathBuf>,
+}
+
+/// What a RUN step holds while its command runs: cache mounts in use (their locks) and the
+/// SSH agent proxies.
+#[derive(Default)]
+struct StepHolds {
+    leases: Vec<CacheMountLease>,
+    proxies: Vec<SshProxy>,
 }
 
 /// Runs the steps of a build.
@@ -410,6 +421,14 @@ impl StepExecutor for Executor<'_> {
                 }
             }
         }
+        // BuildKit points SSH_AUTH_SOCK at the first ssh mount, unless the step sets it.
+        let first_ssh = step.mounts.iter().find(|m| m.kind == MountType::Ssh);
+        if let Some(target) = first_ssh.and_then(|m| m.target.as_ref()) {
+            let prefix = format!("{SSH_AUTH_SOCK}=");
+            if !env.iter().any(|e| e.starts_with(&prefix)) {
+                env.push(format!("{prefix}{target}"));
+            }
+        }
         let config = ContainerConfig {
             args: step.argv.clone(),
             env,
@@ -466,13 +485,13 @@ impl StepExecutor for Executor<'_> {
                 return Err(error);
             }
         };
-        // Cache mounts in use: their locks are held until the command ends.
-        let mut leases = Vec::new();
+        // Cache mount locks and SSH proxies are held until the command ends.
+        let mut holds = StepHolds::default();
         for mount in &step.mounts {
             if mount.kind == MountType::Secret && mount.env.is_some() && mount.target.is_none() {
                 continue;
             }
-            match self.run_mount(mount, &record, &mut leases) {
+            match self.run_mount(mount, &record, &mut holds) {
                 Ok(spec) => record.host_config.mounts.extend(spec),
                 Err(error) => {
                     self.remove(&record);
@@ -495,7 +514,7 @@ impl StepExecutor for Executor<'_> {
         }
         self.runtime.store.save_container(&record).map_err(fail)?;
         let outcome = monitor::supervise_in_child(self.runtime, &record.id, !self.options.verbose);
-        drop(leases);
+        drop(holds);
         for source in &sources {
             rootfs::unmount_rootfs(&rootfs::paths(&self.runtime.store, source));
             self.remove(source);
@@ -663,7 +682,7 @@ impl Executor<'_> {
         &self,
         mount: &super::eval::RunMount,
         record: &ContainerRecord,
-        leases: &mut Vec<CacheMountLease>,
+        holds: &mut StepHolds,
     ) -> Result<Option<MountSpec>> {
         let dir = self.runtime.store.container_dir(&record.id);
         let target = mount
@@ -706,7 +725,7 @@ impl Executor<'_> {
                     options: Vec::new(),
                     anonymous: false,
                 };
-                leases.push(lease);
+                holds.leases.push(lease);
                 spec
             }
             MountType::Tmpfs => MountSpec {
@@ -748,9 +767,32 @@ impl Executor<'_> {
                 }
             }
             MountType::Ssh => {
-                return Err(fail(
-                    "RUN --mount=type=ssh is not supported: berth forwards no SSH agent",
-                ));
+                let id = mount.id.as_deref().unwrap_or("default");
+                let Some(agent) = self.options.ssh.get(id) else {
+                    if mount.required {
+                        return Err(fail(format!(
+                            "no SSH key {id:?} forwarded from the client: pass one with `--ssh {id}` \
+                             (the agent of $SSH_AUTH_SOCK) or `--ssh {id}=SOCKET|KEY[,KEY]`"
+                        )));
+                    }
+                    return Ok(None);
+                };
+                let proxy = SshProxy::start(
+                    agent,
+                    mount.uid.unwrap_or(0),
+                    mount.gid.unwrap_or(0),
+                    mount.mode.unwrap_or(0o600),
+                )?;
+                let spec = MountSpec {
+                    kind: "bind".to_owned(),
+                    source: proxy.socket().display().to_string(),
+                    destination: target,
+                    read_only: mount.readonly,
+                    options: Vec::new(),
+                    anonymous: false,
+                };
+                holds.proxies.push(proxy);
+                spec
             }
         }))
     }

@@ -151,3 +151,198 @@ CMD [\"cat\", \"/got\"]
     let leftovers = cx.run(["run", "--rm", "options", "ls", "/c", "/o"]);
     assert_ne!(leftovers.code(), 0, "{}", leftovers.describe());
 }
+
+/// Speaks the agent protocol over `$SSH_AUTH_SOCK`: SSH2_AGENTC_REQUEST_IDENTITIES (11) in a
+/// length-prefixed frame; the answer SSH2_AGENT_IDENTITIES_ANSWER (12) holds the key count.
+const AGENT_CLIENT: &str = r#"import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(os.environ["SSH_AUTH_SOCK"])
+except PermissionError:
+    print("denied")
+    sys.exit(0)
+s.sendall(struct.pack(">IB", 1, 11))
+def read(n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            sys.exit("the agent closed the connection")
+        data += chunk
+    return data
+(length,) = struct.unpack(">I", read(4))
+body = read(length)
+assert body[0] == 12, body[0]
+print("keys", struct.unpack(">I", body[1:5])[0])
+"#;
+
+const SSH_DOCKERFILE: &str = "FROM python:3.11-slim
+COPY agent.py /agent.py
+RUN --mount=type=ssh python3 /agent.py > /report && chmod 666 /report
+RUN --mount=type=ssh,id=other,target=/sock/other python3 /agent.py >> /report
+RUN --mount=type=ssh,id=absent test ! -e /run/buildkit/ssh_agent.0 && echo skipped >> /report
+USER 1000
+RUN --mount=type=ssh python3 /agent.py >> /report
+RUN --mount=type=ssh,uid=1000,mode=0600 python3 /agent.py >> /report
+CMD [\"cat\", \"/report\"]
+";
+
+/// `cmd` as the context's user.
+fn as_user(cx: &TestContext, program: &str) -> std::process::Command {
+    let mut command = if cx.user == User::Root {
+        std::process::Command::new(program)
+    } else {
+        let mut c = std::process::Command::new("/usr/sbin/runuser");
+        c.args(["-u", cx.user.name(), "--", program]);
+        c
+    };
+    command.env_clear().env("PATH", "/usr/bin:/bin");
+    command
+}
+
+/// Kills the test's own agent, also when the test fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The ssh-agents and proxies of berth whose command line mentions `dir` (the builds get
+/// `TMPDIR=dir`, so the agents they start live there).
+fn helpers_in(dir: &Path) -> Vec<String> {
+    let dir = dir.to_string_lossy();
+    processes_with(&dir)
+        .into_iter()
+        .filter(|line| line.contains("__ssh-proxy") || line.contains("berth-ssh-"))
+        .collect()
+}
+
+/// Processes whose command line mentions `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs_err::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i64>() else {
+            continue;
+        };
+        let line = crate::support::cmdline(pid).join(" ");
+        if line.contains(needle) {
+            found.push(line);
+        }
+    }
+    found
+}
+
+/// `build --ssh`: key files (an ssh-agent berth starts and stops), an agent's socket, and
+/// `default` from `$SSH_AUTH_SOCK`; a RUN reaches the agent through `SSH_AUTH_SOCK`, a USER
+/// other than root only when the mount's `uid` says so; a missing optional agent is skipped,
+/// a missing required one names the flag; nothing lands in the image.
+fn ssh_agents_reach_run_steps(user: User) {
+    let Some(python) = crate::support::cached_fixture("python.tar") else {
+        return;
+    };
+    let cx = TestContext::new(user);
+    crate::support::import_python(&cx, &python, "python:3.11-slim");
+    let dir = dockerfile(&cx, "ssh", SSH_DOCKERFILE);
+    fs_err::write(dir.join("agent.py"), AGENT_CLIENT).unwrap();
+    chown_tree(&dir, cx.user);
+    let key = cx.work().join("id_test");
+    let generated = as_user(&cx, "ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "berth-test", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{generated:?}");
+    // The test's own agent, holding the key too.
+    let socket = cx.work().join("agent.sock");
+    let _agent = KillOnDrop(
+        as_user(&cx, "ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the test's ssh-agent", Duration::from_secs(10), || {
+        socket.exists()
+    });
+    let added = as_user(&cx, "ssh-add")
+        .arg(&key)
+        .env("SSH_AUTH_SOCK", &socket)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    let expected = "keys 1\nkeys 1\nskipped\ndenied\nkeys 1\n";
+
+    let key_spec = format!("default={}", key.display());
+    let socket_spec = format!("other={}", socket.display());
+    let context = dir.to_str().unwrap();
+    let work = cx.work();
+    let tmp = work.to_str().unwrap();
+    cx.run_with_env(
+        [
+            "build",
+            "-q",
+            "--ssh",
+            &key_spec,
+            "--ssh",
+            &socket_spec,
+            "-t",
+            "ssh",
+            context,
+        ],
+        &[("TMPDIR", tmp)],
+    )
+    .success();
+    assert_eq!(cx.ok(["run", "--rm", "ssh"]), expected);
+    let left = helpers_in(&work);
+    assert!(
+        left.is_empty(),
+        "an agent or a proxy outlived the build: {left:?}"
+    );
+    let socket_text = socket.to_str().unwrap();
+    cx.run_with_env(
+        [
+            "build",
+            "-q",
+            "--no-cache",
+            "--ssh",
+            "default",
+            "--ssh",
+            "other",
+            "-t",
+            "ssh2",
+            context,
+        ],
+        &[("SSH_AUTH_SOCK", socket_text), ("TMPDIR", tmp)],
+    )
+    .success();
+    assert!(helpers_in(&work).is_empty());
+    assert_eq!(cx.ok(["run", "--rm", "ssh2"]), expected);
+    let listing = cx.ok([
+        "run", "--rm", "--user", "0", "ssh2", "ls", "-A", "/run", "/",
+    ]);
+    assert!(
+        !listing.contains("buildkit") && !listing.contains("sock"),
+        "{listing}"
+    );
+    let config = cx.ok(["image", "inspect", "ssh2"]);
+    assert!(!config.contains("SSH_AUTH_SOCK"), "{config}");
+
+    let required = dockerfile(
+        &cx,
+        "ssh-required",
+        "FROM python:3.11-slim\nRUN --mount=type=ssh,id=deploy,required true\n",
+    );
+    cx.run(["build", "-q", required.to_str().unwrap()])
+        .failure_with("`--ssh deploy`");
+}
+
+crate::as_users!(ssh_agents_reach_run_steps =>
+    ssh_agents_reach_run_steps_as_sub: Sub,
+    ssh_agents_reach_run_steps_as_root: Root,
+);
