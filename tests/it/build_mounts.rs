@@ -200,13 +200,26 @@ fn as_user(cx: &TestContext, program: &str) -> std::process::Command {
     command
 }
 
-/// Kills the test's own agent, also when the test fails.
-struct KillOnDrop(std::process::Child);
+/// Stops the test's own agent, also when the test fails: by the pid of the process serving
+/// `socket` (killing `runuser` would leave its child running).
+struct StopAgent {
+    child: std::process::Child,
+    socket: PathBuf,
+}
 
-impl Drop for KillOnDrop {
+impl Drop for StopAgent {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let wanted = format!("ssh-agent -D -a {}", self.socket.display());
+        for entry in fs_err::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            if crate::support::cmdline(i64::from(pid)).join(" ") == wanted {
+                let pid = nix::unistd::Pid::from_raw(pid);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            }
+        }
+        let _ = self.child.wait();
     }
 }
 
@@ -257,8 +270,8 @@ fn ssh_agents_reach_run_steps(user: User) {
     assert!(generated.status.success(), "{generated:?}");
     // The test's own agent, holding the key too.
     let socket = cx.work().join("agent.sock");
-    let _agent = KillOnDrop(
-        as_user(&cx, "ssh-agent")
+    let _agent = StopAgent {
+        child: as_user(&cx, "ssh-agent")
             .arg("-D")
             .arg("-a")
             .arg(&socket)
@@ -266,7 +279,8 @@ fn ssh_agents_reach_run_steps(user: User) {
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
-    );
+        socket: socket.clone(),
+    };
     wait_for("the test's ssh-agent", Duration::from_secs(10), || {
         socket.exists()
     });
