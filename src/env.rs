@@ -23,3 +23,5 @@ pub const SHELL: &str = "SHELL";
 /// systemd's notification socket (a path, or `@name` for an abstract socket), for
 /// `run --sdnotify`.
 pub const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
+/// The SSH agent socket that `build --ssh default` forwards.
+pub const SSH_AUTH_SOCK: &str = "SSH_AUTH_SOCK";

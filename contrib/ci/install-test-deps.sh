@@ -4,10 +4,10 @@
 # reading xattrs, podman and skopeo for the interoperability tests, and docker-registry (with
 # apache2-utils for bcrypt htpasswd lines) for the registry tests, PyPI's kubernetes-validate in
 # a venv for the kube tests, and systemd for `systemd-analyze verify` of generated units (no
-# systemd needs to run).
+# systemd needs to run), and openssh-client (ssh-agent, ssh-add, ssh-keygen) for `build --ssh`.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "install-test-deps.sh: run as root" >&2; exit 1; }
-packages=(uidmap passt slirp4netns fuse-overlayfs fuse3 git catatonit libseccomp-dev pkg-config busybox-static attr podman buildah runc util-linux procps python3 python3-venv debootstrap docker-registry skopeo apache2-utils systemd)
+packages=(uidmap passt slirp4netns fuse-overlayfs fuse3 git catatonit openssh-client libseccomp-dev pkg-config busybox-static attr podman buildah runc util-linux procps python3 python3-venv debootstrap docker-registry skopeo apache2-utils systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

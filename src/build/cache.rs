@@ -5,7 +5,11 @@
 
 use sha2::{Digest as _, Sha256};
 
-pub use crate::storage::build_cache::CachedLayer;
+use std::path::Path;
+
+use super::eval::Sharing;
+use crate::storage::build_cache::CacheMountSharing;
+pub use crate::storage::build_cache::{CacheMountLease, CachedLayer};
 use crate::storage::{StorageError, Store, WriteLock};
 
 /// The key of a step: a hash of its parts, in order.
@@ -18,9 +22,32 @@ pub fn key(parts: &[&str]) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// The directory of a `RUN --mount=type=cache,id=…`.
-pub fn mount_dir(store: &Store, id: &str) -> std::path::PathBuf {
-    store.build_cache_mount(&key(&[id]))
+/// Takes the directory of a `RUN --mount=type=cache,id=…` for one step, as `sharing` says
+/// (see [`Store::lease_cache_mount`]). As in BuildKit, a cache is named by its id *and* its
+/// base: `base` describes what a new instance starts from (`from`, `source`, `uid`, `gid`,
+/// `mode`; empty for an empty directory), and `seed` makes that content.
+///
+/// # Errors
+///
+/// The lock or the directory cannot be made, or `seed` fails.
+pub fn lease_mount(
+    store: &Store,
+    id: &str,
+    base: &str,
+    sharing: Sharing,
+    seed: &dyn Fn(&Path) -> std::io::Result<()>,
+) -> Result<CacheMountLease, StorageError> {
+    let hashed = if base.is_empty() {
+        key(&[id])
+    } else {
+        key(&[id, base])
+    };
+    let sharing = match sharing {
+        Sharing::Shared => CacheMountSharing::Shared,
+        Sharing::Private => CacheMountSharing::Private,
+        Sharing::Locked => CacheMountSharing::Locked,
+    };
+    store.lease_cache_mount(&hashed, sharing, seed)
 }
 
 /// The layer cached under `key`, if it is still in the store.

@@ -635,6 +635,9 @@ pub struct Source {
     pub ignore: Arc<DockerIgnore>,
     /// The real path of `path` relative to the context root, which `ignore` is matched with.
     pub ignore_rel: String,
+    /// The leading part of `rel` that `COPY --parents` leaves out: the part before a `/./`
+    /// pivot (see [`BuildContext::resolve_parents`]); empty otherwise.
+    pub pivot: String,
 }
 
 impl Source {
@@ -651,6 +654,7 @@ impl Source {
             kind,
             wildcard: false,
             ignore: Arc::default(),
+            pivot: String::new(),
         }
     }
 }
@@ -797,6 +801,112 @@ impl BuildContext {
         Ok(sources)
     }
 
+    /// Resolves one source of `COPY --parents` (BuildKit's `dockerfile2llb`): the text is cut
+    /// at its first `/./`, the pivot. The part before it names the directories to copy from
+    /// (per-component wildcards as in [`BuildContext::resolve`]); the part after it is matched
+    /// below each of them as an include pattern with `.dockerignore` syntax, so `**` spans
+    /// directories (`src/./**/*.go`). Each match keeps its path below the pivot directory
+    /// ([`Source::pivot`] holds what is left out); without a pivot the whole path is kept.
+    /// A matched directory brings everything below it.
+    ///
+    /// As in BuildKit, a source without wildcards must exist, while wildcards may match
+    /// nothing (the result is then empty).
+    ///
+    /// # Errors
+    ///
+    /// As [`BuildContext::resolve`]; also an invalid pattern after the pivot.
+    pub fn resolve_parents(&self, source: &str) -> Result<Vec<Source>> {
+        let (parent, pattern) = source.split_once("/./").unwrap_or(("", source));
+        let cleaned = clean_path(source);
+        if cleaned == ".." || cleaned.starts_with("../") {
+            return Err(ContextError::OutsideContext(source.to_owned()));
+        }
+        let origin = format!("/{}", normalize_rel(&cleaned));
+        let pattern = normalize_rel(pattern);
+        let parents = if parent.is_empty() || normalize_rel(parent).is_empty() {
+            vec![self.resolve(".")?.remove(0)]
+        } else {
+            match self.resolve(parent) {
+                Err(ContextError::NotFound(_)) if has_wildcards(parent) => Vec::new(),
+                other => other?,
+            }
+        };
+        let mut sources = Vec::new();
+        for parent in parents {
+            let found = if has_wildcards(&pattern) {
+                self.include_matches(&parent, &pattern, &origin)?
+            } else {
+                let named = join_rel(&parent.rel, &unescape(&pattern));
+                let not_found = || ContextError::NotFound(format!("/{named}"));
+                let (real, meta) = self.follow(&named)?.ok_or_else(not_found)?;
+                if !self.present(&real, &meta)? {
+                    return Err(not_found());
+                }
+                vec![self.source(named, real, &meta, origin.clone(), false)?]
+            };
+            sources.extend(found.into_iter().map(|mut found| {
+                found.pivot.clone_from(&parent.rel);
+                found
+            }));
+        }
+        Ok(sources)
+    }
+
+    /// The entries below the directory `parent` whose path relative to it matches `pattern`
+    /// (`.dockerignore` syntax), each directory's matches before its subdirectories. Symlinks below `parent` are not followed, and a
+    /// matched directory is not looked into (it is copied whole).
+    fn include_matches(&self, parent: &Source, pattern: &str, origin: &str) -> Result<Vec<Source>> {
+        let glob = Glob::compile(pattern, true).map_err(|reason| ContextError::Pattern {
+            origin: "`COPY --parents` source".to_owned(),
+            pattern: pattern.to_owned(),
+            reason,
+        })?;
+        let mut found = Vec::new();
+        if parent.kind != SourceKind::Dir {
+            return Ok(found);
+        }
+        // Only directories on the pattern's literal leading components can hold a match.
+        let literal: Vec<String> = pattern
+            .split('/')
+            .take_while(|c| !has_wildcards(c))
+            .map(unescape)
+            .collect();
+        let may_hold_match = |below: &str| {
+            below
+                .split('/')
+                .zip(&literal)
+                .all(|(component, wanted)| component == wanted)
+        };
+        // (path below `parent`, named path, real path) of the directories still to read.
+        let mut pending = vec![(String::new(), parent.rel.clone(), parent.ignore_rel.clone())];
+        while let Some((below, named, real)) = pending.pop() {
+            let mut children = Vec::new();
+            for name in sorted_names(&self.root.join(&real))? {
+                let name = name.to_string_lossy().into_owned();
+                let child_real = join_rel(&real, &name);
+                let meta = fs::symlink_metadata(self.root.join(&child_real))?;
+                let child_below = join_rel(&below, &name);
+                let child_named = join_rel(&named, &name);
+                if glob.matches(&child_below) {
+                    if SourceKind::of(&meta).is_some() && self.present(&child_real, &meta)? {
+                        let source =
+                            self.source(child_named, child_real, &meta, origin.to_owned(), true)?;
+                        found.push(source);
+                    }
+                } else if meta.is_dir()
+                    && may_hold_match(&child_below)
+                    && (!self.ignore.is_excluded(&child_real)
+                        || self.ignore.may_contain_included(&child_real))
+                {
+                    children.push((child_below, child_named, child_real));
+                }
+            }
+            // Depth first, in name order.
+            pending.extend(children.into_iter().rev());
+        }
+        Ok(found)
+    }
+
     /// Named paths of the children of the directory `named` matching `component`.
     fn expand_component(&self, named: &str, component: &str) -> Result<Vec<String>> {
         if !has_wildcards(component) {
@@ -885,6 +995,7 @@ impl BuildContext {
             wildcard: false,
             ignore: Arc::clone(&self.ignore),
             ignore_rel: real.to_owned(),
+            pivot: String::new(),
         };
         match walk(&probe, None).next() {
             None => Ok(false),
@@ -911,6 +1022,7 @@ impl BuildContext {
             wildcard,
             ignore: Arc::clone(&self.ignore),
             ignore_rel: real,
+            pivot: String::new(),
         })
     }
 

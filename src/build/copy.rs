@@ -17,7 +17,8 @@
 //!   sources, several wildcard matches, or `--parents` make it a directory, created if missing;
 //!   several source *arguments* need the trailing `/`;
 //! - a directory source copies its contents (with `--parents`, the directory at its context
-//!   path); a file source goes into `dest` if that resolves to a directory, else becomes `dest`;
+//!   path, or at its path below the `/./` pivot: `COPY --parents x/./y/z /d/` writes
+//!   `/d/y/z`); a file source goes into `dest` if that resolves to a directory, else becomes `dest`;
 //! - the top-level `dest` is resolved following symlinks in the image (`COPY x /bin/` with
 //!   `/bin -> usr/bin` writes to `/usr/bin`); entries *below* it are not: a directory of the
 //!   source meeting a non-directory (including a symlink) in the image is an error, as in
@@ -62,7 +63,9 @@ pub struct CopyOptions {
     pub chown: Option<(u32, u32)>,
     /// `--chmod` permission bits for copied files and directories; `None` keeps the source's.
     pub chmod: Option<u32>,
-    /// `--parents`: keep each source's path relative to the context below `dest`.
+    /// `--parents`: keep each source's path relative to the context (or, for a source from
+    /// [`super::context::BuildContext::resolve_parents`], below its `/./` pivot) below `dest`,
+    /// which is created even when there is nothing to copy.
     pub parents: bool,
     /// `--exclude` patterns (`.dockerignore` syntax). They are matched against paths relative
     /// to each source: for a directory named directly, paths below it (`sub/x.txt`); for a
@@ -183,6 +186,10 @@ pub fn copy_into(
     let mut copier = Copier::new(root, options.chown.unwrap_or((0, 0)))?;
     copier.keep_owners = options.keep_owners && options.chown.is_none();
     let into_dir = target.is_dir || options.parents || sources.len() > 1;
+    if options.parents {
+        // BuildKit creates the destination even when the patterns match nothing.
+        copier.ensure_dir(&target.components)?;
+    }
     for source in sources {
         copier.copy_source(source, &target.components, into_dir, &excludes, options)?;
     }
@@ -421,8 +428,12 @@ impl Copier {
         self.chmod = options.chmod;
         let name = source_name(source);
         let base: Components = if options.parents {
+            let kept = source
+                .rel
+                .strip_prefix(&source.pivot)
+                .unwrap_or(&source.rel);
             let mut base = dest.to_vec();
-            base.extend(normalize(source.rel.as_bytes()));
+            base.extend(normalize(kept.as_bytes()));
             base
         } else if source.kind == SourceKind::Dir {
             dest.to_vec()
@@ -920,6 +931,81 @@ mod tests {
         assert_eq!(sb.read("p/z/d/e"), "e");
         sb.copy(&["./x/a.txt"], "/q", &parents).unwrap();
         assert_eq!(sb.read("q/x/a.txt"), "a");
+    }
+
+    /// BuildKit's `testCopyRelativeParents` and `testCopyParentsMissingDirectory` cases.
+    #[test]
+    fn parents_pivot_keeps_the_path_below_it() {
+        let sb = Sandbox::new(&[
+            ("test/a/b/c/d/foo", "foo"),
+            ("test/a/b/c/d/e/bay", "bay"),
+            ("test/a/b2/c/d/e/bar", "bar"),
+            ("test/a/b/c2/d/e/baz", "baz"),
+            ("test/a/b/c2/d/e2/baz", "baz2"),
+            ("src/main.go", "m"),
+            ("src/pkg/util/u.go", "u"),
+            ("src/pkg/README", "r"),
+        ]);
+        let parents = CopyOptions {
+            parents: true,
+            ..default()
+        };
+        let copy = |written: &[&str], dest: &str| {
+            let ctx = sb.ctx();
+            let mut sources = Vec::new();
+            for text in written {
+                sources.extend(ctx.resolve_parents(text).unwrap());
+            }
+            copy_into(sb.root.path(), &sources, dest, "/", &parents).unwrap();
+        };
+        copy(&["/test/a/b/./c/d"], "/middle/");
+        assert_eq!(sb.read("middle/c/d/foo"), "foo");
+        assert!(sb.meta("middle/c/d/e").is_dir());
+        assert!(!sb.exists("middle/test") && !sb.exists("middle/a"));
+        // `/.` at the end is no pivot.
+        copy(&["/test/a/b/c/d/."], "/end/");
+        assert_eq!(sb.read("end/test/a/b/c/d/foo"), "foo");
+        copy(&["./test/a/b/c/d"], "/start/");
+        assert_eq!(sb.read("start/test/a/b/c/d/e/bay"), "bay");
+        // Only the first `/./` is the pivot.
+        copy(&["/test/a/./b/./c"], "/double/");
+        assert_eq!(sb.read("double/b/c/d/foo"), "foo");
+        copy(&["/test/a/./*/c"], "/wildcard/");
+        assert!(sb.meta("wildcard/b/c/d/e").is_dir());
+        assert_eq!(sb.read("wildcard/b2/c/d/e/bar"), "bar");
+        copy(&["/test/a/b*/./c/**/e"], "/doublewildcard/");
+        assert_eq!(sb.read("doublewildcard/c/d/e/bay"), "bay");
+        assert_eq!(sb.read("doublewildcard/c/d/e/bar"), "bar");
+        copy(
+            &["/test/a/b/c*/./d/**/baz", "/test/a/b*/./c/**/bar"],
+            "/doubleinputs/",
+        );
+        assert_eq!(sb.read("doubleinputs/d/e/baz"), "baz");
+        assert_eq!(sb.read("doubleinputs/d/e2/baz"), "baz2");
+        assert!(!sb.exists("doubleinputs/d/e/bay"));
+        assert_eq!(sb.read("doubleinputs/c/d/e/bar"), "bar");
+        // `**` matches no directory too.
+        copy(&["src/./**/*.go"], "/app/");
+        assert_eq!(sb.read("app/main.go"), "m");
+        assert_eq!(sb.read("app/pkg/util/u.go"), "u");
+        assert!(!sb.exists("app/pkg/README"));
+        assert!(!sb.exists("app/src"));
+        copy(&["src/**/*.go"], "/keep/");
+        assert_eq!(sb.read("keep/src/pkg/util/u.go"), "u");
+        // Wildcards may match nothing; the destination is still made.
+        copy(&["/test/a/b2*/c2", "/test/a/b/./c3*"], "/none/");
+        assert!(sb.meta("none").is_dir());
+        assert_eq!(fs::read_dir(sb.path("none")).unwrap().count(), 0);
+        // A plain path must exist.
+        let ctx = sb.ctx();
+        assert!(matches!(
+            ctx.resolve_parents("/test/./missing"),
+            Err(ContextError::NotFound(_))
+        ));
+        assert!(matches!(
+            ctx.resolve_parents("../x/./y"),
+            Err(ContextError::OutsideContext(_))
+        ));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use super::copy::{self, CopyOptions};
 use super::eval::{CopyStep, MountType, RunStep, StepExecutor};
 use super::plan::{Base, BuildError, CopySource};
 use super::progress::{BuildReporter, OutputMode};
+use super::ssh::SSH_AUTH_SOCK;
 use crate::image;
 use crate::oci::Digest;
 use crate::oci::image::ImageConfig;
@@ -30,6 +31,10 @@ use crate::storage::containers::{
 use crate::storage::diff::{self, DiffOptions};
 use crate::storage::unpack::UnpackOptions;
 use crate::util;
+
+mod mounts;
+
+use mounts::StepHolds;
 
 type Result<T> = std::result::Result<T, BuildError>;
 
@@ -68,6 +73,8 @@ pub struct ExecutorOptions {
     pub timestamp: Option<u64>,
     /// `--pull`: when the images FROM and `--from` name are pulled.
     pub pull: PullPolicy,
+    /// `--ssh`: id → agent socket.
+    pub ssh: BTreeMap<String, PathBuf>,
 }
 
 /// Runs the steps of a build.
@@ -258,7 +265,7 @@ impl<'a> Executor<'a> {
             CopySource::Context => {
                 let mut sources = Vec::new();
                 for source in &step.sources {
-                    sources.extend(self.context.resolve(source).map_err(fail)?);
+                    sources.extend(resolve_source(self.context, source, step.parents)?);
                 }
                 let digest = self.context.digest(&sources).map_err(fail)?;
                 Ok((sources, digest, None))
@@ -434,6 +441,14 @@ impl StepExecutor for Executor<'_> {
                 }
             }
         }
+        // BuildKit points SSH_AUTH_SOCK at the first ssh mount, unless the step sets it.
+        let first_ssh = step.mounts.iter().find(|m| m.kind == MountType::Ssh);
+        if let Some(target) = first_ssh.and_then(|m| m.target.as_ref()) {
+            let prefix = format!("{SSH_AUTH_SOCK}=");
+            if !env.iter().any(|e| e.starts_with(&prefix)) {
+                env.push(format!("{prefix}{target}"));
+            }
+        }
         let config = ContainerConfig {
             args: step.argv.clone(),
             env,
@@ -490,11 +505,13 @@ impl StepExecutor for Executor<'_> {
                 return Err(error);
             }
         };
+        // Cache mount locks and SSH proxies are held until the command ends.
+        let mut holds = StepHolds::default();
         for mount in &step.mounts {
             if mount.kind == MountType::Secret && mount.env.is_some() && mount.target.is_none() {
                 continue;
             }
-            match self.run_mount(mount, &dir) {
+            match self.run_mount(mount, &record, &mut holds) {
                 Ok(spec) => record.host_config.mounts.extend(spec),
                 Err(error) => {
                     self.remove(&record);
@@ -533,6 +550,7 @@ impl StepExecutor for Executor<'_> {
                 )
             }
         };
+        drop(holds);
         for source in &sources {
             rootfs::unmount_rootfs(&rootfs::paths(&self.runtime.store, source));
             self.remove(source);
@@ -632,7 +650,7 @@ impl StepExecutor for Executor<'_> {
                     .map_err(|e| fail(add::describe(&e)))?;
             }
             match &source_record {
-                None if !sources.is_empty() => {
+                None if !sources.is_empty() || (step.parents && add_sources.is_none()) => {
                     copy::copy_into(root, &sources, &step.dest, &workdir, &options)
                         .map_err(fail)?;
                 }
@@ -694,204 +712,6 @@ impl StepExecutor for Executor<'_> {
 }
 
 impl Executor<'_> {
-    /// `RUN --mount`: bind (context or stage, read-only unless rw), cache (a directory kept
-    /// in the store across builds), tmpfs.
-    fn run_mount(&self, mount: &super::eval::RunMount, dir: &Path) -> Result<Option<MountSpec>> {
-        let target = mount
-            .target
-            .clone()
-            .ok_or_else(|| fail("a RUN --mount needs a target"))?;
-        Ok(Some(match mount.kind {
-            MountType::Bind => {
-                let source = mount.source.clone().unwrap_or_default();
-                let path = match &mount.from {
-                    CopySource::Context => {
-                        let found = self
-                            .context
-                            .resolve(if source.is_empty() { "." } else { &source })
-                            .map_err(fail)?;
-                        found
-                            .first()
-                            .map(|s| s.path.clone())
-                            .unwrap_or_else(|| self.context.root().to_path_buf())
-                    }
-                    // Mounted by `mount_sources` before the step.
-                    _ => return Ok(None),
-                };
-                MountSpec {
-                    kind: "bind".to_owned(),
-                    source: path.display().to_string(),
-                    destination: target,
-                    read_only: mount.readonly,
-                    options: Vec::new(),
-                    anonymous: false,
-                }
-            }
-            MountType::Cache => {
-                let id = mount.id.clone().unwrap_or_else(|| target.clone());
-                let dir = cache::mount_dir(&self.runtime.store, &id);
-                fs_err::create_dir_all(&dir).map_err(fail)?;
-                if let (Some(uid), Some(gid)) = (mount.uid, mount.gid) {
-                    let _ = std::os::unix::fs::chown(&dir, Some(uid), Some(gid));
-                }
-                if let Some(mode) = mount.mode {
-                    set_mode(&dir, mode)?;
-                }
-                MountSpec {
-                    kind: "bind".to_owned(),
-                    source: dir.display().to_string(),
-                    destination: target,
-                    read_only: false,
-                    options: Vec::new(),
-                    anonymous: false,
-                }
-            }
-            MountType::Tmpfs => MountSpec {
-                kind: "tmpfs".to_owned(),
-                source: String::new(),
-                destination: target,
-                read_only: false,
-                options: Vec::new(),
-                anonymous: false,
-            },
-            MountType::Secret => {
-                let id = mount
-                    .id
-                    .clone()
-                    .or_else(|| mount.source.clone())
-                    .unwrap_or_default();
-                let Some(content) = self.options.secrets.get(&id) else {
-                    if mount.required {
-                        return Err(fail(format!(
-                            "secret {id} not found: pass it with `--secret id={id},src=FILE`"
-                        )));
-                    }
-                    return Ok(None);
-                };
-                // Outside the root filesystem: a secret never reaches a layer.
-                let file = dir.join(format!("secret-{}", util::ids::random_hex(8)));
-                fs_err::write(&file, content).map_err(fail)?;
-                set_mode(&file, mount.mode.unwrap_or(0o400))?;
-                if let (Some(uid), Some(gid)) = (mount.uid, mount.gid) {
-                    let _ = std::os::unix::fs::chown(&file, Some(uid), Some(gid));
-                }
-                MountSpec {
-                    kind: "bind".to_owned(),
-                    source: file.display().to_string(),
-                    destination: target,
-                    read_only: true,
-                    options: Vec::new(),
-                    anonymous: false,
-                }
-            }
-            MountType::Ssh => {
-                return Err(fail(
-                    "RUN --mount=type=ssh is not supported: berth forwards no SSH agent",
-                ));
-            }
-        }))
-    }
-
-    /// `RUN --mount=type=bind,from=STAGE|IMAGE`: mounts each source's filesystem here (the
-    /// step's monitor, forked from us, inherits the mount) and adds the bind to `record`.
-    /// Returns the source records, to unmount and remove after the step.
-    fn mount_sources(
-        &mut self,
-        mounts: &[super::eval::RunMount],
-        record: &mut ContainerRecord,
-    ) -> Result<Vec<ContainerRecord>> {
-        let mut sources = Vec::new();
-        for mount in mounts.iter().filter(|m| m.kind == MountType::Bind) {
-            let fs = match &mount.from {
-                CopySource::Context => continue,
-                CopySource::Stage(index) => self
-                    .stages
-                    .get(*index)
-                    .cloned()
-                    .flatten()
-                    .ok_or_else(|| fail(format!("stage {index} was not built")))?,
-                CopySource::Image(name) => self.image_fs(name)?.0,
-            };
-            let mut source = record.clone();
-            source.id = util::ids::random_hex(32);
-            source.layers = fs.layers.iter().map(|l| l.chain_id.clone()).collect();
-            let paths = rootfs::paths(&self.runtime.store, &source);
-            rootfs::mount_rootfs(&paths).map_err(fail)?;
-            sources.push(source);
-            let inner = mount.source.clone().unwrap_or_default();
-            record.host_config.mounts.push(MountSpec {
-                kind: "bind".to_owned(),
-                source: paths
-                    .merged
-                    .join(inner.trim_start_matches('/'))
-                    .display()
-                    .to_string(),
-                destination: mount.target.clone().unwrap_or_default(),
-                read_only: mount.readonly,
-                options: Vec::new(),
-                anonymous: false,
-            });
-        }
-        Ok(sources)
-    }
-
-    /// Removes from the upper dir the empty files and directories the runtime made as mount
-    /// points (`/run/secrets/x`, cache targets, heredoc pipes) where the image had nothing:
-    /// they are not the step's work, and Docker's layers do not have them.
-    fn prune_mountpoints(&self, record: &ContainerRecord) {
-        let store = &self.runtime.store;
-        let upper = store.container_dir(&record.id).join("upper");
-        let lowers: Vec<PathBuf> = record
-            .layers
-            .iter()
-            .map(|chain| store.paths().layer_diff(chain))
-            .collect();
-        let in_image = |rel: &Path| {
-            lowers
-                .iter()
-                .any(|l| l.join(rel).symlink_metadata().is_ok())
-        };
-        // The runtime's own mount points come first: the generated /etc files and the
-        // kernel filesystems.
-        let fixed = [
-            "/etc/hosts",
-            "/etc/hostname",
-            "/etc/resolv.conf",
-            "/proc",
-            "/sys",
-            "/dev",
-        ];
-        let targets = fixed.iter().map(|t| (*t).to_owned()).chain(
-            record
-                .host_config
-                .mounts
-                .iter()
-                .map(|m| m.destination.clone()),
-        );
-        for target in targets {
-            let mut rel = PathBuf::from(target.trim_start_matches('/'));
-            loop {
-                if rel.as_os_str().is_empty() || in_image(&rel) {
-                    break;
-                }
-                let path = upper.join(&rel);
-                let removed = match path.symlink_metadata() {
-                    Ok(meta) if meta.is_file() && meta.len() == 0 => {
-                        fs_err::remove_file(&path).is_ok()
-                    }
-                    Ok(meta) if meta.is_dir() => fs_err::remove_dir(&path).is_ok(),
-                    _ => false,
-                };
-                if !removed {
-                    break;
-                }
-                if !rel.pop() {
-                    break;
-                }
-            }
-        }
-    }
-
     /// COPY --from: mounts the stage's (or image's) filesystem and copies out of it.
     fn copy_from_fs(
         &self,
@@ -908,7 +728,7 @@ impl Executor<'_> {
                 BuildContext::open(from_root, &from_root.join(".no-dockerignore")).map_err(fail)?;
             let mut sources = Vec::new();
             for text in &step.sources {
-                sources.extend(context.resolve(text).map_err(fail)?);
+                sources.extend(resolve_source(&context, text, step.parents)?);
             }
             copy::copy_into(root, &sources, &step.dest, "", options).map_err(fail)?;
             Ok(())
@@ -918,6 +738,16 @@ impl Executor<'_> {
         }
         outcome
     }
+}
+
+/// One COPY source in `context`: with `--parents`, cut at its `/./` pivot.
+fn resolve_source(context: &BuildContext, source: &str, parents: bool) -> Result<Vec<Source>> {
+    let resolved = if parents {
+        context.resolve_parents(source)
+    } else {
+        context.resolve(source)
+    };
+    resolved.map_err(fail)
 }
 
 fn is_url(source: &str) -> bool {

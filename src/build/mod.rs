@@ -1,6 +1,7 @@
 //! Dockerfile builds: parse (`dockerfile`), plan and evaluate the stages (`plan`, `eval`,
 //! pure), run the filesystem steps (`executor`: RUN through the runtime, COPY from the
-//! `context` with `copy`), remember each step's layer (`cache`), and store the image.
+//! `context` with `copy`), remember each step's layer (`cache`), forward SSH agents (`ssh`),
+//! and store the image.
 //!
 //! Uses: `dockerfile`, `runtime`, `image`, `storage`, `oci`, `util`.
 
@@ -12,6 +13,7 @@ pub mod eval;
 pub mod executor;
 pub mod plan;
 pub mod progress;
+pub mod ssh;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -54,6 +56,8 @@ pub struct BuildRequest {
     pub docker_format: bool,
     /// `--pull`: whether the images FROM (and `--from`) names are pulled.
     pub pull: PullPolicy,
+    /// `--ssh`: the agents RUN --mount=type=ssh may use.
+    pub ssh: Vec<ssh::SshSource>,
 }
 
 /// What was built.
@@ -81,6 +85,8 @@ pub fn build(
     }
     let context = context::BuildContext::open(&request.context, &request.dockerfile)
         .map_err(|e| BuildError::executor(e.to_string()))?;
+    // Agents started for `--ssh ID=KEY` live until the build returns.
+    let agents = ssh::SshAgents::start(&request.ssh)?;
     let mut executor = executor::Executor::new(
         runtime,
         &context,
@@ -91,6 +97,7 @@ pub fn build(
             secrets: request.secrets.clone(),
             timestamp: request.timestamp,
             pull: request.pull,
+            ssh: agents.sockets().clone(),
         },
         reporter,
     );

@@ -49,6 +49,18 @@ pub struct BuildArgs {
     /// Secret to expose to RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR)
     #[arg(long, value_name = "id=ID,src=PATH")]
     pub secret: Vec<String>,
+    /// SSH agent socket or keys to expose to RUN --mount=type=ssh: `default` forwards
+    /// $SSH_AUTH_SOCK, `ID=SOCKET` an agent's socket, `ID=KEY[,KEY]` private key files (loaded
+    /// into an ssh-agent that lives for the build); `ID` alone is `ID=$SSH_AUTH_SOCK`
+    ///
+    /// A RUN with `--mount=type=ssh[,id=ID]` (id `default` by default) reaches that agent
+    /// through a socket at `/run/buildkit/ssh_agent.N` (or the mount's `target=`), owned by
+    /// the mount's `uid`/`gid` with its `mode` (0:0 and 0600 by default), and `SSH_AUTH_SOCK`
+    /// names it for that step only; nothing of it stays in the image. A mount whose id was
+    /// not given is skipped, or fails the build with `required=true`. Key files must have no
+    /// passphrase (nothing asks for it); `ssh-agent` and `ssh-add` come from openssh-client.
+    #[arg(long, value_name = "default|ID[=SOCKET|KEY[,KEY]]")]
+    pub ssh: Vec<String>,
     /// Set the networking mode for the RUN instructions (default, none, host)
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
@@ -79,4 +91,12 @@ pub struct BuilderPruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+}
+
+/// `__ssh-proxy AGENT`: forwards the connections of the listening socket on its stdin to an
+/// SSH agent (started by `build` for each RUN --mount=type=ssh).
+#[derive(Debug, clap::Args)]
+pub struct SshProxyArgs {
+    /// The agent's socket
+    pub agent: PathBuf,
 }

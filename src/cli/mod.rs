@@ -243,6 +243,9 @@ pub enum Command {
     /// Hold a pod's network namespace (started by `pod create`, `pod start`, `run --pod`)
     #[command(name = "__pod-infra", hide = true)]
     PodInfra(PodInfraArgs),
+    /// Forward an SSH agent into a build step (started by `build` for RUN --mount=type=ssh)
+    #[command(name = "__ssh-proxy", hide = true)]
+    SshProxy(SshProxyArgs),
 }
 
 /// `builder …`
@@ -276,7 +279,7 @@ pub enum PodCommand {
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// List images
     #[command(visible_alias = "list")]
     Ls(ImageLsArgs),

@@ -133,6 +133,8 @@ fn needs_namespace(command: &Command) -> bool {
         // pod stop and rm act from outside, as stop and rm do.
         Command::Pod(sub) => matches!(sub, PodCommand::Create(_) | PodCommand::Start(_)),
         Command::PodInfra(_) => true,
+        // Started by a build inside its namespace already.
+        Command::SshProxy(_) => false,
         // compose enters namespaces itself, in children, one per step (see `compose`).
         Command::Compose(_) => false,
         // kube generate only reads; kube play enters namespaces in children, as compose does.
@@ -205,7 +207,7 @@ impl Session<'_> {
 fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Image(sub) => match sub {
-            ImageCommand::Build(args) => image::build::run(args, session),
+            ImageCommand::Build(args) => image::build::run(*args, session),
             ImageCommand::Ls(args) => image::images::run(args, session),
             ImageCommand::Rm(args) => image::rmi::run(args, session),
             ImageCommand::Prune(args) => image::prune::run(args, session),
@@ -316,6 +318,7 @@ fn dispatch(command: Command, session: &Session<'_>) -> anyhow::Result<ExitStatu
         Command::Builder(BuilderCommand::Build(args)) => image::build::run(*args, session),
         Command::Builder(BuilderCommand::Prune(args)) => image::build::prune(args, session),
         Command::PodInfra(args) => pod::infra(args, session),
+        Command::SshProxy(args) => internal::ssh_proxy::run(&args),
         Command::Compose(args) => compose::run(args, session),
         Command::Kube(command) => kube::run(command, session),
         Command::Info(args) => system::info::run(args, session),

@@ -3,7 +3,10 @@
 //! keeps what the records need; `builder prune` drops records.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FlockOperation, flock};
 
 use serde::{Deserialize, Serialize};
 
@@ -27,14 +30,151 @@ pub struct CachedLayer {
     pub media_type: String,
 }
 
+/// How many instances of one cache mount are tried before waiting for the last.
+const MAX_CACHE_INSTANCES: usize = 64;
+
+/// `sharing=` of a cache mount, for [`Store::lease_cache_mount`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMountSharing {
+    /// Concurrent users share the directory.
+    Shared,
+    /// A concurrent user gets another instance.
+    Private,
+    /// A concurrent user waits.
+    Locked,
+}
+
+/// A cache mount directory in use by one RUN step; its lock is released on drop.
+#[derive(Debug)]
+pub struct CacheMountLease {
+    path: PathBuf,
+    _lock: fs_err::File,
+}
+
+impl CacheMountLease {
+    /// The directory to mount.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The lock file of a cache mount instance directory: `<dir>.lock`.
+fn lock_path(dir: &Path) -> PathBuf {
+    let mut name = dir.as_os_str().to_os_string();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+fn open_lock(path: &Path) -> Result<fs_err::File> {
+    fs_err::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io_error("failed to open", path))
+}
+
+/// Blocks until `operation` on the lock file `path` succeeds.
+fn lock_file(path: &Path, operation: FlockOperation) -> Result<fs_err::File> {
+    let file = open_lock(path)?;
+    flock(file.as_fd(), operation).map_err(|e| io_error("failed to lock", path)(e.into()))?;
+    Ok(file)
+}
+
+/// `operation` (non-blocking) on the lock file of `dir`; `None` when another holder is in
+/// the way.
+fn try_lock_file(dir: &Path, operation: FlockOperation) -> Result<Option<fs_err::File>> {
+    let path = lock_path(dir);
+    let file = open_lock(&path)?;
+    match flock(file.as_fd(), operation) {
+        Ok(()) => Ok(Some(file)),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+        Err(e) => Err(io_error("failed to lock", &path)(e.into())),
+    }
+}
+
 impl Store {
     fn build_cache_dir(&self) -> PathBuf {
         self.paths.root().join("build-cache")
     }
 
-    /// The directory of a `RUN --mount=type=cache` (by its hashed id).
-    pub fn build_cache_mount(&self, hashed_id: &str) -> PathBuf {
-        self.build_cache_dir().join("mounts").join(hashed_id)
+    /// The directory of instance `instance` of a `RUN --mount=type=cache` (by its hashed
+    /// id): the first is `mounts/<id>`, further ones (made for `sharing=private` or while the
+    /// first is locked) `mounts/<id>.<n>`.
+    fn build_cache_mount(&self, hashed_id: &str, instance: usize) -> PathBuf {
+        let name = match instance {
+            0 => hashed_id.to_owned(),
+            n => format!("{hashed_id}.{n}"),
+        };
+        self.build_cache_dir().join("mounts").join(name)
+    }
+
+    /// Takes an instance of the cache mount `hashed_id` for one RUN step, as BuildKit's
+    /// `sharing=` says, and holds it until the lease is dropped. Each instance has a lock file
+    /// beside it (`<dir>.lock`), which other builds see too:
+    /// - [`CacheMountSharing::Shared`]: a shared `flock` on the first instance not locked
+    ///   exclusively, so concurrent shared users use the same directory;
+    /// - [`CacheMountSharing::Locked`]: an exclusive `flock` on a free instance, else waits for
+    ///   the first one;
+    /// - [`CacheMountSharing::Private`]: an exclusive `flock` on a free instance, else a new
+    ///   instance (BuildKit creates a new empty cache rather than waiting).
+    ///
+    /// A missing instance is made by `seed`, which fills a fresh directory (content, owner and
+    /// mode of the cache's root); instances are created one at a time under `<id>.create`, and
+    /// renamed into place once complete.
+    pub fn lease_cache_mount(
+        &self,
+        hashed_id: &str,
+        sharing: CacheMountSharing,
+        seed: &dyn Fn(&Path) -> std::io::Result<()>,
+    ) -> Result<CacheMountLease> {
+        let mounts = self.build_cache_dir().join("mounts");
+        fs_err::create_dir_all(&mounts).map_err(io_error("failed to create", &mounts))?;
+        let (try_op, wait_op) = match sharing {
+            CacheMountSharing::Shared => (
+                FlockOperation::NonBlockingLockShared,
+                FlockOperation::LockShared,
+            ),
+            _ => (
+                FlockOperation::NonBlockingLockExclusive,
+                FlockOperation::LockExclusive,
+            ),
+        };
+        let mut instance = 0;
+        let lock = loop {
+            let path = self.build_cache_mount(hashed_id, instance);
+            let exists = path.exists();
+            // A locked mount waits for the first instance when every existing one is busy.
+            if instance > 0 && !exists && sharing == CacheMountSharing::Locked {
+                instance = 0;
+                break lock_file(&lock_path(&self.build_cache_mount(hashed_id, 0)), wait_op)?;
+            }
+            match try_lock_file(&path, try_op)? {
+                Some(lock) => break lock,
+                None if instance < MAX_CACHE_INSTANCES => instance += 1,
+                None => break lock_file(&lock_path(&path), wait_op)?,
+            }
+        };
+        let path = self.build_cache_mount(hashed_id, instance);
+        if !path.exists() {
+            let create = mounts.join(format!("{hashed_id}.create"));
+            let _creating = lock_file(&create, FlockOperation::LockExclusive)?;
+            if !path.exists() {
+                let staging = mounts.join(format!("{hashed_id}.new-{}", util::ids::random_hex(8)));
+                fs_err::create_dir(&staging).map_err(io_error("failed to create", &staging))?;
+                let seeded = seed(&staging)
+                    .map_err(io_error("failed to prepare cache mount", &staging))
+                    .and_then(|()| {
+                        fs_err::rename(&staging, &path).map_err(io_error("failed to create", &path))
+                    });
+                if let Err(error) = seeded {
+                    let _ = fs_err::remove_dir_all(&staging);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(CacheMountLease { path, _lock: lock })
     }
 
     /// The layer cached under `key`, if it, its parents and its blob are still here.

@@ -79,3 +79,37 @@ fn layers_unpack_once_and_gc_removes_unreferenced_ones() {
     assert_eq!(report.blobs, vec![blob]);
     assert!(store.list_layers().unwrap().is_empty());
 }
+
+/// `sharing=` of cache mounts: shared users meet in one directory, a private user gets a new
+/// instance while it is in use, a locked user takes a free instance; a new instance is seeded
+/// once, and the lock goes with the lease.
+#[test]
+fn cache_mount_leases_follow_the_sharing_mode() {
+    use super::build_cache::CacheMountSharing::{Locked, Private, Shared};
+    let (_dir, store) = store();
+    let seeds = std::cell::Cell::new(0);
+    let seed = |dir: &Path| {
+        seeds.set(seeds.get() + 1);
+        fs_err::write(dir.join("seed"), "s")
+    };
+    let first = store.lease_cache_mount("id", Shared, &seed).unwrap();
+    let second = store.lease_cache_mount("id", Shared, &seed).unwrap();
+    assert_eq!(first.path(), second.path());
+    assert_eq!(seeds.get(), 1);
+    assert!(first.path().join("seed").is_file());
+    // In use (even shared): a private user gets a fresh instance.
+    let private = store.lease_cache_mount("id", Private, &seed).unwrap();
+    assert_ne!(private.path(), first.path());
+    assert_eq!(seeds.get(), 2);
+    drop((first, second));
+    // The first instance is free again: a locked user takes it, and then shared users move on
+    // to the free second one rather than wait.
+    let locked = store.lease_cache_mount("id", Locked, &seed).unwrap();
+    drop(private);
+    let shared = store.lease_cache_mount("id", Shared, &seed).unwrap();
+    assert_ne!(shared.path(), locked.path());
+    assert_eq!(seeds.get(), 2);
+    // Another id is another directory.
+    let other = store.lease_cache_mount("other", Locked, &seed).unwrap();
+    assert_ne!(other.path(), locked.path());
+}

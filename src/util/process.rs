@@ -5,7 +5,7 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 /// An external helper program and the package that ships it.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +50,17 @@ pub const CATATONIT: Helper = Helper {
 pub const GIT: Helper = Helper {
     program: "git",
     package: "git",
+};
+
+/// ssh-agent, started by `build --ssh ID=KEY` to hold the keys for the build.
+pub const SSH_AGENT: Helper = Helper {
+    program: "ssh-agent",
+    package: "openssh-client",
+};
+/// ssh-add, loads `build --ssh` keys into that agent.
+pub const SSH_ADD: Helper = Helper {
+    program: "ssh-add",
+    package: "openssh-client",
 };
 
 /// Why a helper could not do its job.
@@ -124,6 +135,35 @@ impl Helper {
             })
         }
     }
+}
+
+impl Helper {
+    /// Starts the helper in the background, set up by `configure`; the caller waits for it.
+    pub fn spawn_with(&self, configure: impl FnOnce(&mut Command)) -> Result<Child, ProcessError> {
+        let path = self.find().ok_or(ProcessError::NotFound {
+            program: self.program,
+            package: self.package,
+        })?;
+        let mut command = Command::new(path);
+        configure(&mut command);
+        command.spawn().map_err(|source| ProcessError::Spawn {
+            program: self.program,
+            source,
+        })
+    }
+}
+
+/// Starts berth itself (`/proc/self/exe`) with `args`, set up by `configure`: for the hidden
+/// helper commands that must be a process of their own.
+pub fn spawn_self<I, S>(args: I, configure: impl FnOnce(&mut Command)) -> std::io::Result<Child>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = Command::new(std::env::current_exe()?);
+    command.args(args);
+    configure(&mut command);
+    command.spawn()
 }
 
 /// Looks `program` up in `PATH` (and the sbin directories, which unprivileged users often lack).

@@ -1111,3 +1111,42 @@ fn last_frame(text: &str) -> Vec<String> {
         .map(|line| line.trim_end().to_owned())
         .collect()
 }
+
+/// `COPY --parents` with a `/./` pivot (dockerfile 1.7): only the path below the pivot is
+/// kept, with wildcards and `**`, from the context and from another stage.
+#[test]
+fn copy_parents_keeps_the_path_below_the_pivot() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let dir = context(
+        &cx,
+        "pivot",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox AS base
+RUN mkdir -p /test/a/b/c/d/e /test/a/b2/c/d/e && touch /test/a/b/c/d/foo /test/a/b/c/d/e/bay /test/a/b2/c/d/e/bar
+FROM busybox
+COPY --parents ./x/./y/z.txt x/y/z.txt /dst/
+COPY --parents src/./**/*.go /app/
+COPY --from=base --parents /test/a/b*/./c/**/e /out/
+COPY --from=base --parents /test/a/b/./c/d /middle/
+RUN find /dst /app /out /middle | sort > /listing
+CMD [\"cat\", \"/listing\"]
+",
+            ),
+            ("x/y/z.txt", "z"),
+            ("src/main.go", "m"),
+            ("src/pkg/util.go", "u"),
+            ("src/pkg/README", "r"),
+        ],
+    );
+    cx.ok(["build", "-q", "-t", "pivot", dir.to_str().unwrap()]);
+    assert_eq!(
+        cx.ok(["run", "--rm", "pivot"]),
+        "/app\n/app/main.go\n/app/pkg\n/app/pkg/util.go\n\
+         /dst\n/dst/x\n/dst/x/y\n/dst/x/y/z.txt\n/dst/y\n/dst/y/z.txt\n\
+         /middle\n/middle/c\n/middle/c/d\n/middle/c/d/e\n/middle/c/d/e/bay\n/middle/c/d/foo\n\
+         /out\n/out/c\n/out/c/d\n/out/c/d/e\n/out/c/d/e/bar\n/out/c/d/e/bay\n"
+    );
+}

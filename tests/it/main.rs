@@ -18,6 +18,7 @@ mod support;
 mod architecture;
 mod archives;
 mod build;
+mod build_mounts;
 mod cli;
 mod compose;
 mod containers;

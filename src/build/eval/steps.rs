@@ -21,6 +21,13 @@ impl Evaluator<'_> {
         for spec in ins.flags.get_all("mount") {
             mounts.push(self.run_mount(state, spec, at)?);
         }
+        // BuildKit numbers the default ssh targets within the RUN (`llb.AddSSHSocket`).
+        let ssh_mounts = mounts.iter_mut().filter(|m| m.kind == MountType::Ssh);
+        for (index, mount) in ssh_mounts.enumerate() {
+            mount
+                .target
+                .get_or_insert_with(|| format!("/run/buildkit/ssh_agent.{index}"));
+        }
         let (argv, files) = run_argv(state, ins);
         let created_by = format!("RUN {} # buildkit", run_command_string(state, &argv));
         let mut step = RunStep {
@@ -101,7 +108,7 @@ impl Evaluator<'_> {
                 self.ensure_built(index)?;
             }
         }
-        finish_mount(&mut mount, &state.workdir(), state.index);
+        finish_mount(&mut mount, &state.workdir());
         Ok(mount)
     }
 
@@ -474,6 +481,9 @@ fn check_mount(mount: &RunMount, sharing_given: bool) -> std::result::Result<(),
     if sharing_given && mount.kind != MountType::Cache {
         return Err(format!("invalid cache sharing set for {kind} mount"));
     }
+    if mount.kind == MountType::Ssh && mount.source.is_some() {
+        return Err("ssh does not support source".to_owned());
+    }
     if mount.kind == MountType::Secret {
         if mount.source.is_none() && mount.target.is_none() && mount.id.is_none() {
             return Err("invalid secret mount. one of source, target required".to_owned());
@@ -490,7 +500,7 @@ fn check_mount(mount: &RunMount, sharing_given: bool) -> std::result::Result<(),
 }
 
 /// Defaults that depend on the stage: absolute targets, ids.
-fn finish_mount(mount: &mut RunMount, workdir: &str, stage: usize) {
+fn finish_mount(mount: &mut RunMount, workdir: &str) {
     if let Some(target) = &mount.target {
         mount.target = Some(join_path(workdir, target));
     }
@@ -508,9 +518,6 @@ fn finish_mount(mount: &mut RunMount, workdir: &str, stage: usize) {
         }
         MountType::Ssh => {
             mount.id.get_or_insert_with(|| "default".to_owned());
-            mount
-                .target
-                .get_or_insert_with(|| format!("/run/buildkit/ssh_agent.{stage}"));
         }
         _ => {}
     }

@@ -673,6 +673,30 @@ fn run_mounts_network_and_security() {
     );
 }
 
+/// Ssh mounts: id `default`, read-only, and default targets numbered within the RUN (as
+/// BuildKit's `llb.AddSSHSocket`), not by stage.
+#[test]
+fn ssh_mounts_are_numbered_within_the_run() {
+    let source = "FROM alpine\nFROM alpine\n\
+                  RUN --mount=type=ssh --mount=type=ssh,id=git,target=/s,uid=1000,mode=0660 \
+                  --mount=type=ssh,id=other,required true\n";
+    let (_, fake) = build(source);
+    let [first, second, third] = fake.runs()[0].mounts.as_slice() else {
+        panic!("three mounts expected");
+    };
+    assert_eq!(first.id.as_deref(), Some("default"));
+    assert_eq!(first.target.as_deref(), Some("/run/buildkit/ssh_agent.0"));
+    assert!(first.readonly && !first.required);
+    assert_eq!(second.target.as_deref(), Some("/s"));
+    assert_eq!((second.uid, second.mode), (Some(1000), Some(0o660)));
+    assert_eq!(third.target.as_deref(), Some("/run/buildkit/ssh_agent.2"));
+    assert!(third.required);
+    assert_eq!(
+        build_error("FROM alpine\nRUN --mount=type=ssh,source=x true\n"),
+        "Dockerfile:2: ssh does not support source"
+    );
+}
+
 #[test]
 fn metadata_instructions_and_created_by_strings() {
     let source = "FROM alpine\nMAINTAINER me@example.com\nLABEL a=b \"c d\"=e\nUSER app:app\n\

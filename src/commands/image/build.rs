@@ -110,6 +110,13 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
         let (id, content) = parse_secret(spec)?;
         secrets.insert(id, content);
     }
+    let default_agent = std::env::var_os(crate::env::SSH_AUTH_SOCK).map(std::path::PathBuf::from);
+    let ssh = args
+        .ssh
+        .iter()
+        .map(|spec| build::ssh::SshSource::parse(spec, default_agent.as_deref()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
     let docker_format = match args.format.as_str() {
         "oci" => false,
         "docker" => true,
@@ -142,6 +149,7 @@ pub(crate) fn run(args: BuildArgs, session: &Session<'_>) -> anyhow::Result<Exit
         secrets,
         docker_format,
         pull: super::pull::pull_policy(args.pull),
+        ssh,
         timestamp: args.timestamp.or_else(|| {
             std::env::var("SOURCE_DATE_EPOCH")
                 .ok()

@@ -2,3 +2,4 @@
 
 pub(super) mod generate;
 pub(super) mod monitor;
+pub(super) mod ssh_proxy;
