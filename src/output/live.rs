@@ -278,16 +278,16 @@ pub fn justify(left: &str, right: &str, width: usize) -> String {
     format!("{left}{}{right}", " ".repeat(pad.max(1)))
 }
 
+/// What the views' tests draw into.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use std::cell::RefCell;
+    use std::io::{self, Write};
     use std::rc::Rc;
-
-    use super::*;
 
     /// A writer whose bytes the test can read afterwards.
     #[derive(Clone, Default)]
-    struct Captured(Rc<RefCell<Vec<u8>>>);
+    pub(crate) struct Captured(Rc<RefCell<Vec<u8>>>);
 
     impl Write for Captured {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -300,10 +300,22 @@ mod tests {
     }
 
     impl Captured {
-        fn take(&self) -> String {
+        /// Everything drawn since the last `take`.
+        pub(crate) fn take(&self) -> String {
             String::from_utf8(std::mem::take(&mut *self.0.borrow_mut())).unwrap()
         }
+
+        /// Everything drawn so far.
+        pub(crate) fn text(&self) -> String {
+            String::from_utf8(self.0.borrow().clone()).unwrap()
+        }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::Captured;
+    use super::*;
 
     fn region(columns: usize, rows: usize) -> (LiveRegion, Captured) {
         let captured = Captured::default();

@@ -451,6 +451,23 @@ fn image_names(cx: &TestContext) -> String {
     cx.ok(["images", "--format", "{{.Repository}}:{{.Tag}}"])
 }
 
+/// Removes the local busybox, builds `built` on `FROM busybox` (which must pull it again) and
+/// returns the image names after.
+fn build_from_busybox(cx: &TestContext) -> String {
+    cx.ok(["rmi", "busybox"]);
+    let dockerfile = cx.write_file("Dockerfile", b"FROM busybox\nRUN true\n");
+    cx.ok([
+        "build".as_ref(),
+        "-q".as_ref(),
+        "-t".as_ref(),
+        "built".as_ref(),
+        "-f".as_ref(),
+        dockerfile.as_os_str(),
+        cx.work().as_os_str(),
+    ]);
+    image_names(cx)
+}
+
 #[test]
 fn a_docker_io_mirror_serves_pulls_runs_and_builds_offline() {
     require_users!();
@@ -500,18 +517,7 @@ fn a_docker_io_mirror_serves_pulls_runs_and_builds_offline() {
         "{}",
         run.describe()
     );
-    cx.ok(["rmi", "busybox"]);
-    let dockerfile = cx.write_file("Dockerfile", b"FROM busybox\nRUN true\n");
-    cx.ok([
-        "build".as_ref(),
-        "-q".as_ref(),
-        "-t".as_ref(),
-        "built".as_ref(),
-        "-f".as_ref(),
-        dockerfile.as_os_str(),
-        cx.work().as_os_str(),
-    ]);
-    let names = image_names(&cx);
+    let names = build_from_busybox(&cx);
     assert!(
         names.contains("busybox:latest") && names.contains("built:latest"),
         "{names}"
@@ -643,18 +649,7 @@ fn short_names_search_the_registries_a_drop_in_names() {
     assert_eq!(cx.ok(["pull", "-q", "shorty"]), format!("{pushed}\n"));
 
     // A build's FROM searches too.
-    cx.ok(["rmi", "busybox"]);
-    let dockerfile = cx.write_file("Dockerfile", b"FROM busybox\nRUN true\n");
-    cx.ok([
-        "build".as_ref(),
-        "-q".as_ref(),
-        "-t".as_ref(),
-        "built".as_ref(),
-        "-f".as_ref(),
-        dockerfile.as_os_str(),
-        cx.work().as_os_str(),
-    ]);
-    let names = image_names(&cx);
+    let names = build_from_busybox(&cx);
     assert!(
         names.contains(&pushed) && names.contains("built:latest"),
         "{names}"

@@ -335,31 +335,9 @@ impl PullReporter for Live {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::io::Write;
-    use std::rc::Rc;
-
     use super::*;
     use crate::output::live::Size;
-
-    #[derive(Clone, Default)]
-    struct Captured(Rc<RefCell<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.borrow_mut().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.borrow().clone()).unwrap()
-        }
-    }
+    use crate::output::live::testing::Captured;
 
     fn view(columns: usize) -> (Live, Captured) {
         let out = Captured::default();

@@ -194,25 +194,9 @@ impl PushReporter for LayerView {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::io::Write;
-    use std::rc::Rc;
-
     use super::*;
     use crate::output::live::Size;
-
-    #[derive(Clone, Default)]
-    struct Captured(Rc<RefCell<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.borrow_mut().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::output::live::testing::Captured;
 
     fn view(columns: usize) -> (LayerView, Captured) {
         let out = Captured::default();
@@ -243,7 +227,7 @@ mod tests {
         PullReporter::layer(&mut view, &b, PullEvent::PullComplete);
         view.emit("Digest: sha256:0");
         view.emit("Status: Downloaded newer image for busybox:latest");
-        let text = String::from_utf8(out.0.borrow().clone()).unwrap();
+        let text = out.text();
         let (a, b) = (a.short().to_owned(), b.short().to_owned());
         assert!(
             text.starts_with("latest: Pulling from library/busybox\x1b[K\n"),
@@ -294,7 +278,7 @@ mod tests {
         PushReporter::layer(&mut view, &a, pushing);
         PushReporter::layer(&mut view, &a, PushEvent::Pushed);
         drop(view);
-        let text = String::from_utf8(out.0.borrow().clone()).unwrap();
+        let text = out.text();
         assert!(
             text.contains(&format!(
                 "\r\x1b[1A{}: Pushing [{}>{}]    1.5kB/3kB 0s\x1b[K\n",
