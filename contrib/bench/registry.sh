@@ -75,17 +75,17 @@ EOS
 # moved aside, not deleted. This machine's root filesystem is ext4 without a journal, where
 # creating files within ~30 s of deleting many scans the recently deleted inodes
 # (`recently_deleted` in the kernel's profile): a pull right after a reset measures that.
-mkdir -p "$WORK/old"
+mkdir -p "$WORK/old"; chown "$USER_NAME" "$WORK/old"
 cat >"$WORK/fresh-b.sh" <<EOS
 #!/bin/sh
-n=\$(date +%s%N); [ -e $WORK/cold-b ] && mv $WORK/cold-b $WORK/old/b-\$n; exit 0
+n=\$(date +%s%N)
+if [ -e $WORK/cold-b ]; then mv $WORK/cold-b $WORK/old/b-\$n || exit 1; fi
 EOS
 cat >"$WORK/fresh-p.sh" <<EOS
 #!/bin/sh
 n=\$(date +%s%N)
-[ -e $WORK/cold-p ] && mv $WORK/cold-p $WORK/old/p-\$n
-[ -e $WORK/cold-prun ] && mv $WORK/cold-prun $WORK/old/prun-\$n
-exit 0
+if [ -e $WORK/cold-p ]; then mv $WORK/cold-p $WORK/old/p-\$n || exit 1; fi
+if [ -e $WORK/cold-prun ]; then mv $WORK/cold-prun $WORK/old/prun-\$n || exit 1; fi
 EOS
 cat >"$WORK/cold-b.sh" <<EOS
 #!/bin/sh

@@ -78,19 +78,35 @@ impl Store {
         let diff = work.join("diff");
         fs::create_dir(&diff).map_err(io_error("failed to create", &diff))?;
 
-        let mut hasher = self.open_layer_stream(blob)?;
-        let stats = unpack::unpack_layer(&mut hasher, &diff, options).map_err(|source| {
-            StorageError::Unpack {
-                digest: blob.clone(),
-                source,
-            }
-        })?;
-        // The tar's end-of-archive padding is part of the diff ID.
-        io::copy(&mut hasher, &mut io::sink()).map_err(|source| StorageError::LayerRead {
+        let file = self.open_blob(blob)?;
+        let read_error = |source| StorageError::LayerRead {
+            digest: blob.clone(),
+            source,
+        };
+        // Decompressing and hashing on a thread of their own while this one writes the files:
+        // the two take about as long as each other, and overlap.
+        let (unpacked, streamed) = std::thread::scope(|scope| {
+            let (sender, receiver) = std::sync::mpsc::sync_channel(STREAM_CHUNKS);
+            let producer = scope.spawn(move || stream_layer(file, &sender));
+            let mut reader = ChunkReader::new(receiver);
+            let unpacked = unpack::unpack_layer(&mut reader, &diff, options);
+            // The tar's end-of-archive padding is part of the diff ID.
+            let drained = match &unpacked {
+                Ok(_) => io::copy(&mut reader, &mut io::sink()).map(drop),
+                Err(_) => Ok(()),
+            };
+            // Dropping the receiver stops a producer that is still sending.
+            drop(reader);
+            let streamed = producer
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the layer's decompressor panicked")));
+            (unpacked, drained.and(streamed))
+        });
+        let stats = unpacked.map_err(|source| StorageError::Unpack {
             digest: blob.clone(),
             source,
         })?;
-        let (actual, tar_size, _) = hasher.finish();
+        let (actual, tar_size) = streamed.map_err(read_error)?;
         if let Some(expected) = diff_id {
             if *expected != actual {
                 return Err(StorageError::DigestMismatch {
@@ -203,6 +219,86 @@ impl Store {
     /// Removes an unpacked layer.
     pub fn remove_layer(&self, lock: &WriteLock, chain_id: &Digest) -> Result<()> {
         self.remove_tree(lock, &self.paths.layer(chain_id))
+    }
+}
+
+/// Chunks of decompressed layer in flight between the decompressing thread and the unpacker.
+const STREAM_CHUNKS: usize = 8;
+/// Size of one such chunk.
+const STREAM_CHUNK_SIZE: usize = 128 * 1024;
+
+/// Decompresses and hashes the layer blob `file`, sending it on in chunks; returns the diff ID
+/// and the tar's size. Stops early, with an error, when the receiver is gone.
+fn stream_layer(
+    file: fs::File,
+    sender: &std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
+) -> io::Result<(Digest, u64)> {
+    let gone = || io::Error::other("the unpacker stopped reading");
+    let mut hasher = match decompress(BufReader::with_capacity(256 * 1024, file)) {
+        Ok(reader) => Hasher::new(reader),
+        Err(error) => {
+            let text = error.to_string();
+            sender.send(Err(error)).map_err(|_| gone())?;
+            return Err(io::Error::other(text));
+        }
+    };
+    loop {
+        let mut chunk = vec![0; STREAM_CHUNK_SIZE];
+        let mut filled = 0;
+        while filled < chunk.len() {
+            match hasher.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    let copy = io::Error::new(error.kind(), error.to_string());
+                    sender.send(Err(error)).map_err(|_| gone())?;
+                    return Err(copy);
+                }
+            }
+        }
+        if filled == 0 {
+            let (digest, size, _) = hasher.finish();
+            return Ok((digest, size));
+        }
+        chunk.truncate(filled);
+        sender.send(Ok(chunk)).map_err(|_| gone())?;
+    }
+}
+
+/// Reads what [`stream_layer`] sends; its end is the end of the stream.
+struct ChunkReader {
+    receiver: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    position: usize,
+}
+
+impl ChunkReader {
+    fn new(receiver: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>) -> Self {
+        Self {
+            receiver,
+            chunk: Vec::new(),
+            position: 0,
+        }
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.chunk.len() {
+            match self.receiver.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk?;
+                    self.position = 0;
+                }
+                // The producer finished: the end of the stream.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.position);
+        buf[..n].copy_from_slice(&self.chunk[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
     }
 }
 
