@@ -26,16 +26,33 @@ as_user hyperfine -N -w 3 -r "$RUNS" --export-json "$WORK/f.json" \
   "unshare --user --map-root-user --mount --pid --fork --mount-proc true" >/dev/null 2>&1
 printf '%-40s %8.1f ms\n' "floor: unshare …" "$(median "$WORK/f.json")"
 
+# The container exits as soon as SIGTERM arrives (`wait` returns on a trapped signal), so
+# that stop measures the tool, not a polling loop in the workload.
+WORKLOAD='trap "exit 0" TERM; while true; do sleep 1 & wait; done'
 cat >"$WORK/cycle-b.sh" <<EOS
 #!/bin/sh
-id=\$($B run -d --network none busybox sh -c 'trap "exit 0" TERM; while true; do sleep 0.05; done') && $B stop \$id >/dev/null && $B rm \$id >/dev/null
+id=\$($B run -d --network none busybox sh -c '$WORKLOAD') && $B stop \$id >/dev/null
 EOS
 cat >"$WORK/cycle-p.sh" <<EOS
 #!/bin/sh
-id=\$($P run -d --network none busybox sh -c 'trap "exit 0" TERM; while true; do sleep 0.05; done') && $P stop \$id >/dev/null && $P rm \$id >/dev/null
+id=\$($P run -d --network none busybox sh -c '$WORKLOAD') && $P stop \$id >/dev/null
 EOS
-chmod +x "$WORK"/cycle-*.sh; chown "$USER_NAME" "$WORK"/cycle-*.sh
-RUNS=10 bench "run -d + stop + rm (exits on SIGTERM)" "$WORK/cycle-b.sh" "$WORK/cycle-p.sh"
+cat >"$WORK/prune-b.sh" <<EOS
+#!/bin/sh
+$B container prune -f >/dev/null 2>&1; exit 0
+EOS
+cat >"$WORK/prune-p.sh" <<EOS
+#!/bin/sh
+$P container prune -f >/dev/null 2>&1; exit 0
+EOS
+chmod +x "$WORK"/cycle-*.sh "$WORK"/prune-*.sh; chown "$USER_NAME" "$WORK"/cycle-*.sh "$WORK"/prune-*.sh
+# Each run removes the last one's container first, untimed.
+for tool in b p; do
+  prune=$WORK/prune-$tool.sh
+  as_user hyperfine -N -w 3 -r 10 --prepare "$prune" --export-json "$WORK/$tool.json" "$WORK/cycle-$tool.sh" >/dev/null 2>&1
+done
+b=$(median "$WORK/b.json"); p=$(median "$WORK/p.json")
+printf '%-40s berth %8.1f ms   %s %8.1f ms   ratio %.3f\n' "run -d + stop (exits on SIGTERM)" "$b" podman "$p" "$(echo "$b/$p" | bc -l)"
 
 echo "== creating 100 exited containers in each store"
 for i in $(seq 1 100); do
