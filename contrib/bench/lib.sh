@@ -30,7 +30,8 @@ cleanup() {
   as_user $P rm -af >/dev/null 2>&1 || true
   as_user $P unshare rm -rf "$WORK/podman" >/dev/null 2>&1 || true
   as_user $B system reset -f >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  # podman's fuse-overlayfs mounts may linger a moment after its last command.
+  rm -rf "$WORK" 2>/dev/null || { sleep 1; rm -rf "$WORK"; } || echo "note: could not remove $WORK" >&2
 }
 trap cleanup EXIT
 
