@@ -6,6 +6,7 @@
 mod build;
 mod compose;
 mod container;
+mod fast;
 mod image;
 mod kube;
 mod pod;
@@ -58,7 +59,11 @@ impl Cli {
         if let Some(cli) = Self::internal(&args) {
             return Ok(cli);
         }
-        <Self as Parser>::try_parse_from(generator_args(args))
+        let args = generator_args(args);
+        if let Some(cli) = fast::parse(&args) {
+            return Ok(cli);
+        }
+        <Self as Parser>::try_parse_from(args)
     }
 
     /// `berth --root R --runroot S __monitor|__pod-infra ID --ready-fd N`, exactly as
