@@ -732,9 +732,9 @@ fn arg_value(arg: &Arg, scope: &mut Scope) -> Result<Value, FormatError> {
                 .iter()
                 .rev()
                 .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| v)
                 .ok_or_else(|| FormatError::Execute(format!("undefined variable: {name}")))?;
-            lookup(&value, path)
+            lookup(value, path)
         }
         Arg::Literal(value) => value.clone(),
         Arg::Function(name) => call(name, &[])?,
@@ -746,16 +746,15 @@ fn arg_value(arg: &Arg, scope: &mut Scope) -> Result<Value, FormatError> {
 const NO_VALUE: &str = "\u{0}<no value>";
 
 fn lookup(value: &Value, path: &[String]) -> Value {
-    let mut current = value.clone();
+    // Walks by reference: only the value found is copied, not the whole row per field.
+    let mut current = value;
     for key in path {
-        current = match current {
-            Value::Object(mut map) => map
-                .remove(key)
-                .unwrap_or_else(|| Value::String(NO_VALUE.to_owned())),
-            _ => Value::String(NO_VALUE.to_owned()),
-        };
+        match current.as_object().and_then(|map| map.get(key)) {
+            Some(next) => current = next,
+            None => return Value::String(NO_VALUE.to_owned()),
+        }
     }
-    current
+    current.clone()
 }
 
 fn text_of(value: &Value) -> String {
