@@ -20,13 +20,20 @@ done
 contrib/ci/rootless-user.sh
 
 WORK=$(mktemp -d /var/tmp/berth-bench.XXXXXX)
-trap 'runuser -u "$USER_NAME" -- podman --root "$WORK/podman" --runroot "$WORK/podrun" unshare rm -rf "$WORK/podman" >/dev/null 2>&1; runuser -u "$USER_NAME" -- env BERTH_ROOT="$WORK/berth" "$WORK/bin/berth" system reset -f >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+cleanup() {
+  set +e # a failing step here must not turn the benchmark's own status into a failure
+  runuser -u "$USER_NAME" -- podman --root "$WORK/podman" --runroot "$WORK/podrun" unshare rm -rf "$WORK/podman" >/dev/null 2>&1
+  runuser -u "$USER_NAME" -- "$WORK/bin/berth" --root "$WORK/berth" system reset -f >/dev/null 2>&1
+  rm -rf "$WORK" 2>/dev/null || { sleep 1; rm -rf "$WORK"; }
+}
+trap cleanup EXIT
 mkdir -p "$WORK/bin" "$WORK/run"
 install -m 0755 "$BERTH" "$WORK/bin/berth"
 chown -R "$USER_NAME" "$WORK"
 
 as_user() { runuser -u "$USER_NAME" -- env HOME="$WORK" XDG_RUNTIME_DIR="$WORK/run" "$@"; }
-B="env BERTH_ROOT=$WORK/berth $WORK/bin/berth"
+# --root rather than `env BERTH_ROOT=…`: hyperfine would time env's own exec too.
+B="$WORK/bin/berth --root $WORK/berth"
 P="podman --root $WORK/podman --runroot $WORK/podrun --storage-driver overlay --cgroup-manager cgroupfs --events-backend file"
 
 # Fixtures: a busybox rootfs tarball, and a ~150 MB docker-archive (3 layers of random data).
