@@ -296,18 +296,10 @@ fn resolve_local(
     store: &crate::storage::Store,
     name: &str,
 ) -> Result<std::result::Result<image::Resolved, image::ImageError>> {
-    use crate::registry::{client::ClientOptions, short_name};
-    let found = image::resolve(store, name);
-    if !matches!(found, Err(image::ImageError::NotFound(_))) {
-        return Ok(found);
-    }
-    let client = ClientOptions::load().map_err(fail)?;
-    for candidate in short_name::local_names(&client.registries, name).map_err(fail)? {
-        if let Ok(resolved) = image::resolve(store, &candidate.to_string()) {
-            return Ok(Ok(resolved));
-        }
-    }
-    Ok(found)
+    use crate::{config::registries::Registries, registry::short_name};
+    image::resolve_or(store, name, || {
+        short_name::local_names(&Registries::load().map_err(fail)?, name).map_err(fail)
+    })
 }
 
 /// Pulls a missing base image (FROM, COPY --from) and names it; returns its image ID.

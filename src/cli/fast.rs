@@ -17,20 +17,16 @@ use clap::{Args, Command as ClapCommand, FromArgMatches, Subcommand};
 
 use super::*;
 
-/// Global options that take a value (`--root DIR`).
-const GLOBAL_WITH_VALUE: [&str; 3] = ["--root", "--runroot", "--log-level"];
-
 /// Parses `args` with only the named command's tree; `None` leaves it to the full tree.
 pub(super) fn parse(args: &[OsString]) -> Option<Cli> {
-    let name = command_name(args)?;
-    let command = one_command(name)?;
-    let mut root = GlobalArgs::augment_args(
+    let root = GlobalArgs::augment_args(
         ClapCommand::new("berth")
             .version(env!("CARGO_PKG_VERSION"))
             .propagate_version(true)
             .subcommand_required(true),
-    )
-    .subcommand(command);
+    );
+    let command = one_command(command_name(&root, args)?)?;
+    let mut root = root.subcommand(command);
     let matches = root.try_get_matches_from_mut(args).ok()?;
     let cli = Cli::from_arg_matches(&matches).ok();
     // The process is about to do its work and exit: freeing the tree would only cost time.
@@ -38,21 +34,22 @@ pub(super) fn parse(args: &[OsString]) -> Option<Cli> {
     cli
 }
 
-/// The first word after the global options, if nothing before it asks for clap's full tree.
-fn command_name(args: &[OsString]) -> Option<&str> {
+/// The first word after the global options (as `root` defines them), if nothing before it
+/// asks for clap's full tree.
+fn command_name<'a>(root: &ClapCommand, args: &'a [OsString]) -> Option<&'a str> {
     let mut words = args.iter().skip(1);
     while let Some(word) = words.next() {
         let word = word.to_str()?;
-        if GLOBAL_WITH_VALUE.contains(&word) {
+        let Some(option) = word.strip_prefix("--") else {
+            return (!word.starts_with('-')).then_some(word);
+        };
+        let (long, inline_value) = match option.split_once('=') {
+            Some((long, _)) => (long, true),
+            None => (option, false),
+        };
+        let global = root.get_arguments().find(|a| a.get_long() == Some(long))?;
+        if global.get_action().takes_values() && !inline_value {
             words.next()?;
-        } else if GLOBAL_WITH_VALUE
-            .iter()
-            .any(|flag| word.strip_prefix(flag).is_some_and(|v| v.starts_with('=')))
-        {
-        } else if word.starts_with('-') {
-            return None;
-        } else {
-            return Some(word);
         }
     }
     None
@@ -226,6 +223,28 @@ mod tests {
             &["berth", "pod", "create", "--name", "p", "-p", "80:80"],
             &["berth", "stop", "-t", "3", "a", "b"],
             &["berth", "unshare", "ls", "-l"],
+            &[
+                "berth",
+                "--root",
+                "/s",
+                "--runroot",
+                "/r",
+                "__monitor",
+                "abc",
+                "--ready-fd",
+                "7",
+            ],
+            &[
+                "berth",
+                "--root",
+                "/s",
+                "--runroot",
+                "/r",
+                "__pod-infra",
+                "abc",
+                "--ready-fd",
+                "7",
+            ],
         ];
         for line in lines {
             let args: Vec<OsString> = line.iter().map(Into::into).collect();
@@ -242,6 +261,8 @@ mod tests {
             &["berth", "nosuch"],
             &["berth", "images", "--nosuch"],
             &["berth", "-x", "images"],
+            &["berth", "--nosuch", "images"],
+            &["berth", "--root"],
         ] {
             let args: Vec<OsString> = line.iter().map(Into::into).collect();
             assert!(

@@ -51,61 +51,14 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// Parses the command line. The internal commands that berth starts itself (a container's
-    /// monitor, a pod's infra) are recognised in the one shape berth gives them without building
-    /// clap's command tree: a monitor lives as long as its container, and the tree (every
-    /// command's arguments and help) is most of its start-up and of its resident memory.
+    /// Parses the command line: with only the named command's tree when that is enough
+    /// (see [`fast`]), else with clap's whole tree.
     pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Self, clap::Error> {
-        if let Some(cli) = Self::internal(&args) {
-            return Ok(cli);
-        }
         let args = generator_args(args);
         if let Some(cli) = fast::parse(&args) {
             return Ok(cli);
         }
         <Self as Parser>::try_parse_from(args)
-    }
-
-    /// `berth --root R --runroot S __monitor|__pod-infra ID --ready-fd N`, exactly as
-    /// `runtime::monitor::spawn_detached` writes it; anything else is left to clap.
-    fn internal(args: &[std::ffi::OsString]) -> Option<Self> {
-        let [
-            _,
-            root_flag,
-            root,
-            runroot_flag,
-            runroot,
-            command,
-            id,
-            fd_flag,
-            fd,
-        ] = args
-        else {
-            return None;
-        };
-        if root_flag != "--root" || runroot_flag != "--runroot" || fd_flag != "--ready-fd" {
-            return None;
-        }
-        let id = id.to_str()?.to_owned();
-        let ready_fd = Some(fd.to_str()?.parse().ok()?);
-        let command = match command.to_str()? {
-            "__monitor" => Command::Monitor(MonitorArgs { id, ready_fd }),
-            "__pod-infra" => Command::PodInfra(PodInfraArgs { id, ready_fd }),
-            _ => return None,
-        };
-        // As clap reads it: the variable when set (even empty), else the default.
-        let log_level = match std::env::var_os("BERTH_LOG") {
-            Some(level) => level.into_string().ok()?,
-            None => "warn".to_owned(),
-        };
-        Some(Cli {
-            global: GlobalArgs {
-                root: Some(PathBuf::from(root)),
-                runroot: Some(PathBuf::from(runroot)),
-                log_level,
-            },
-            command,
-        })
     }
 }
 
@@ -449,56 +402,5 @@ mod tests {
     #[test]
     fn the_command_tree_is_consistent() {
         super::Cli::command().debug_assert();
-    }
-
-    /// The internal commands' shortcut gives what clap gives, and only for their exact shape.
-    #[test]
-    fn internal_commands_parse_as_clap_does() {
-        use clap::Parser;
-        let args =
-            |words: &[&str]| -> Vec<std::ffi::OsString> { words.iter().map(Into::into).collect() };
-        for command in ["__monitor", "__pod-infra"] {
-            let line = args(&[
-                "berth",
-                "--root",
-                "/s",
-                "--runroot",
-                "/r",
-                command,
-                "abc",
-                "--ready-fd",
-                "7",
-            ]);
-            let fast = super::Cli::internal(&line).expect("recognised");
-            let slow = super::Cli::try_parse_from(line).unwrap();
-            assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
-        }
-        for other in [
-            &[
-                "berth",
-                "--root",
-                "/s",
-                "--runroot",
-                "/r",
-                "__monitor",
-                "abc",
-                "--ready-fd",
-                "x",
-            ][..],
-            &[
-                "berth",
-                "--root",
-                "/s",
-                "--runroot",
-                "/r",
-                "rm",
-                "abc",
-                "--ready-fd",
-                "7",
-            ],
-            &["berth", "__monitor", "abc"],
-        ] {
-            assert!(super::Cli::internal(&args(other)).is_none(), "{other:?}");
-        }
     }
 }

@@ -15,7 +15,7 @@ use crate::oci::Digest;
 use crate::oci::reference::ReferenceError;
 use crate::storage::StorageError;
 
-pub use resolve::{ImageSummary, Resolved, list, resolve};
+pub use resolve::{ImageSummary, Resolved, list, resolve, resolve_or};
 
 /// Errors of image operations, in Docker's words where Docker has words for them.
 #[derive(Debug, thiserror::Error)]

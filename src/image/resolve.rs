@@ -113,6 +113,31 @@ pub fn resolve(store: &Store, text: &str) -> Result<Resolved> {
     resolve_in(store, &index, text)
 }
 
+/// [`resolve`], else the first of `others` that is stored: the names a short name may have
+/// been pulled under (its alias, its search registries'), computed only when Docker's rule
+/// finds nothing. The index is read once for all of them. Only `others` failing is an outer
+/// error.
+pub fn resolve_or<E>(
+    store: &Store,
+    text: &str,
+    others: impl FnOnce() -> std::result::Result<Vec<Reference>, E>,
+) -> std::result::Result<Result<Resolved>, E> {
+    let index = match store.load_index() {
+        Ok(index) => index,
+        Err(error) => return Ok(Err(error.into())),
+    };
+    let found = resolve_in(store, &index, text);
+    if !matches!(found, Err(ImageError::NotFound(_))) {
+        return Ok(found);
+    }
+    for name in others()? {
+        if let Ok(resolved) = resolve_in(store, &index, &name.to_string()) {
+            return Ok(Ok(resolved));
+        }
+    }
+    Ok(found)
+}
+
 /// [`resolve`] against an index already loaded.
 pub fn resolve_in(store: &Store, index: &Index, text: &str) -> Result<Resolved> {
     let images = summaries(store, index);

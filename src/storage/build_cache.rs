@@ -3,10 +3,9 @@
 //! keeps what the records need; `builder prune` drops records.
 
 use std::collections::BTreeSet;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{FlockOperation, flock};
+use rustix::fs::FlockOperation;
 
 use serde::{Deserialize, Serialize};
 
@@ -66,32 +65,18 @@ fn lock_path(dir: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn open_lock(path: &Path) -> Result<fs_err::File> {
-    fs_err::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(io_error("failed to open", path))
-}
-
 /// Blocks until `operation` on the lock file `path` succeeds.
 fn lock_file(path: &Path, operation: FlockOperation) -> Result<fs_err::File> {
-    let file = open_lock(path)?;
-    flock(file.as_fd(), operation).map_err(|e| io_error("failed to lock", path)(e.into()))?;
-    Ok(file)
+    super::lock::lock_file(path, operation)
+        .and_then(|file| file.ok_or_else(|| std::io::ErrorKind::WouldBlock.into()))
+        .map_err(io_error("failed to lock", path))
 }
 
 /// `operation` (non-blocking) on the lock file of `dir`; `None` when another holder is in
 /// the way.
 fn try_lock_file(dir: &Path, operation: FlockOperation) -> Result<Option<fs_err::File>> {
     let path = lock_path(dir);
-    let file = open_lock(&path)?;
-    match flock(file.as_fd(), operation) {
-        Ok(()) => Ok(Some(file)),
-        Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
-        Err(e) => Err(io_error("failed to lock", &path)(e.into())),
-    }
+    super::lock::lock_file(&path, operation).map_err(io_error("failed to lock", &path))
 }
 
 impl Store {

@@ -97,9 +97,13 @@ impl Store {
             };
             // Dropping the receiver stops a producer that is still sending.
             drop(reader);
+            // The producer ends with a digest unless it sent an error, which the reading above
+            // returned.
             let streamed = producer
                 .join()
-                .unwrap_or_else(|_| Err(io::Error::other("the layer's decompressor panicked")));
+                .ok()
+                .flatten()
+                .ok_or_else(|| io::Error::other("the layer's stream ended before its digest"));
             (unpacked, drained.and(streamed))
         });
         let stats = unpacked.map_err(|source| StorageError::Unpack {
@@ -184,14 +188,10 @@ impl Store {
 
     /// A layer blob's uncompressed tar stream, hashed as it is read (the hash is its diff ID).
     fn open_layer_stream(&self, blob: &Digest) -> Result<Hasher<Box<dyn Read>>> {
-        let file = self.open_blob(blob)?;
-        let reader = decompress(BufReader::with_capacity(256 * 1024, file)).map_err(|source| {
-            StorageError::LayerRead {
-                digest: blob.clone(),
-                source,
-            }
-        })?;
-        Ok(Hasher::new(reader))
+        hashed_layer(self.open_blob(blob)?).map_err(|source| StorageError::LayerRead {
+            digest: blob.clone(),
+            source,
+        })
     }
 
     /// Checks that a layer blob decompresses to `diff_id`. Free for uncompressed blobs: their
@@ -227,42 +227,46 @@ const STREAM_CHUNKS: usize = 8;
 /// Size of one such chunk.
 const STREAM_CHUNK_SIZE: usize = 128 * 1024;
 
+/// The layer blob `file` decompressed, hashed as it is read (the hash is its diff ID).
+fn hashed_layer(file: fs::File) -> io::Result<Hasher<Box<dyn Read>>> {
+    Ok(Hasher::new(decompress(BufReader::with_capacity(
+        256 * 1024,
+        file,
+    ))?))
+}
+
 /// Decompresses and hashes the layer blob `file`, sending it on in chunks; returns the diff ID
-/// and the tar's size. Stops early, with an error, when the receiver is gone.
+/// and the tar's size. An error goes to the receiver, which reports it; `None` then, or when
+/// the receiver is gone.
 fn stream_layer(
     file: fs::File,
     sender: &std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
-) -> io::Result<(Digest, u64)> {
-    let gone = || io::Error::other("the unpacker stopped reading");
-    let mut hasher = match decompress(BufReader::with_capacity(256 * 1024, file)) {
-        Ok(reader) => Hasher::new(reader),
+) -> Option<(Digest, u64)> {
+    let mut hasher = match hashed_layer(file) {
+        Ok(hasher) => hasher,
         Err(error) => {
-            let text = error.to_string();
-            sender.send(Err(error)).map_err(|_| gone())?;
-            return Err(io::Error::other(text));
+            let _ = sender.send(Err(error));
+            return None;
         }
     };
     loop {
         let mut chunk = vec![0; STREAM_CHUNK_SIZE];
-        let mut filled = 0;
-        while filled < chunk.len() {
-            match hasher.read(&mut chunk[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
+        let filled = loop {
+            match hasher.read(&mut chunk) {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    let copy = io::Error::new(error.kind(), error.to_string());
-                    sender.send(Err(error)).map_err(|_| gone())?;
-                    return Err(copy);
+                    let _ = sender.send(Err(error));
+                    return None;
                 }
+                Ok(filled) => break filled,
             }
-        }
+        };
         if filled == 0 {
             let (digest, size, _) = hasher.finish();
-            return Ok((digest, size));
+            return Some((digest, size));
         }
         chunk.truncate(filled);
-        sender.send(Ok(chunk)).map_err(|_| gone())?;
+        sender.send(Ok(chunk)).ok()?;
     }
 }
 

@@ -19,12 +19,27 @@ pub struct WriteLock {
 impl WriteLock {
     /// Blocks until the exclusive lock on `path` is held.
     pub(super) fn acquire(path: &Path) -> std::io::Result<Self> {
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
-        flock(file.as_fd(), FlockOperation::LockExclusive)?;
-        Ok(Self { _file: file })
+        let file = lock_file(path, FlockOperation::LockExclusive)?;
+        Ok(Self {
+            _file: file.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::WouldBlock))?,
+        })
+    }
+}
+
+/// Opens (creating) the lock file `path` and applies `operation` to it; the lock lasts as
+/// long as the file is open. `None` when a non-blocking operation finds another holder.
+pub(super) fn lock_file(
+    path: &Path,
+    operation: FlockOperation,
+) -> std::io::Result<Option<fs::File>> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    match flock(file.as_fd(), operation) {
+        Ok(()) => Ok(Some(file)),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+        Err(error) => Err(error.into()),
     }
 }

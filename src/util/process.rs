@@ -115,16 +115,13 @@ impl Helper {
     /// [`Helper::run`], with the command set up by `configure` (arguments, environment,
     /// working directory).
     pub fn run_with(&self, configure: impl FnOnce(&mut Command)) -> Result<Output, ProcessError> {
-        let path = self.find().ok_or(ProcessError::NotFound {
-            program: self.program,
-            package: self.package,
-        })?;
-        let mut command = Command::new(path);
-        configure(&mut command);
-        let output = command.output().map_err(|source| ProcessError::Spawn {
-            program: self.program,
-            source,
-        })?;
+        let output = self
+            .command(configure)?
+            .output()
+            .map_err(|source| ProcessError::Spawn {
+                program: self.program,
+                source,
+            })?;
         if output.status.success() {
             Ok(output)
         } else {
@@ -135,21 +132,27 @@ impl Helper {
             })
         }
     }
-}
 
-impl Helper {
     /// Starts the helper in the background, set up by `configure`; the caller waits for it.
     pub fn spawn_with(&self, configure: impl FnOnce(&mut Command)) -> Result<Child, ProcessError> {
+        self.command(configure)?
+            .spawn()
+            .map_err(|source| ProcessError::Spawn {
+                program: self.program,
+                source,
+            })
+    }
+
+    /// The helper's command, set up by `configure`; an error naming the package when it is
+    /// not installed.
+    fn command(&self, configure: impl FnOnce(&mut Command)) -> Result<Command, ProcessError> {
         let path = self.find().ok_or(ProcessError::NotFound {
             program: self.program,
             package: self.package,
         })?;
         let mut command = Command::new(path);
         configure(&mut command);
-        command.spawn().map_err(|source| ProcessError::Spawn {
-            program: self.program,
-            source,
-        })
+        Ok(command)
     }
 }
 

@@ -170,17 +170,10 @@ fn pull_to_stderr(
 /// short names), else, for a short name, by its alias or its search registries' names, in
 /// order (how a pull of it names the image).
 pub(crate) fn resolve_local(store: &Store, text: &str) -> anyhow::Result<image::Resolved> {
-    match image::resolve(store, text) {
-        Err(image::ImageError::NotFound(_)) => {}
-        other => return Ok(other?),
-    }
-    let registries = Registries::load()?;
-    for name in short_name::local_names(&registries, text)? {
-        if let Ok(found) = image::resolve(store, &name.to_string()) {
-            return Ok(found);
-        }
-    }
-    Err(image::ImageError::NotFound(text.to_owned()).into())
+    let found = image::resolve_or(store, text, || -> anyhow::Result<_> {
+        Ok(short_name::local_names(&Registries::load()?, text)?)
+    })?;
+    Ok(found?)
 }
 
 /// `text`, or the full name [`resolve_local`] found it under, for commands that take a name
