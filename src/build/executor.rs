@@ -296,9 +296,10 @@ fn resolve_local(
     store: &crate::storage::Store,
     name: &str,
 ) -> Result<std::result::Result<image::Resolved, image::ImageError>> {
-    use crate::{config::registries::Registries, registry::short_name};
+    use crate::registry::{client::ClientOptions, short_name};
     image::resolve_or(store, name, || {
-        short_name::local_names(&Registries::load().map_err(fail)?, name).map_err(fail)
+        let client = ClientOptions::load().map_err(fail)?;
+        short_name::local_names(&client.registries, name).map_err(fail)
     })
 }
 
