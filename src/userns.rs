@@ -302,6 +302,8 @@ fn run_map_helpers(
     uids: &[IdRange],
     gids: &[IdRange],
 ) -> std::result::Result<(), String> {
+    // The two maps are independent: both setuid helpers run at once.
+    let mut started = Vec::new();
     for (helper, own, ranges) in [(NEWUIDMAP, uid, uids), (NEWGIDMAP, gid, gids)] {
         let mut args = vec![pid.to_string(), "0".into(), own.to_string(), "1".into()];
         let mut inside = 1u64;
@@ -313,9 +315,15 @@ fn run_map_helpers(
             ]);
             inside += u64::from(range.count);
         }
-        helper.run(&args).map_err(|error| error.to_string())?;
+        started.push((helper, helper.start(&args)));
     }
-    Ok(())
+    let mut failure = None;
+    for (helper, child) in started {
+        if let Err(error) = child.and_then(|child| helper.finish(child)) {
+            failure.get_or_insert(error.to_string());
+        }
+    }
+    failure.map_or(Ok(()), Err)
 }
 
 fn write_own_maps(uid: u32, gid: u32) -> Result<()> {

@@ -397,6 +397,8 @@ fn run_once(
                 }
             }
             if exit.is_some() {
+                // The helper's exit overlaps the draining of the output.
+                network.begin_release();
                 drain_deadline = Some(Instant::now() + Duration::from_secs(2));
                 if let Some(checks) = &mut checks {
                     checks.stop();
@@ -543,40 +545,21 @@ fn reap(init: Pid, check: Option<Pid>) -> (Option<i32>, Option<WaitStatus>) {
 }
 
 /// A detached container's monitor lives as long as the container, but most of the code it ran
-/// to get there (argument parsing, the spec, libcontainer) it will not run again. Unmapping
-/// the read-only, executable file mappings lets the kernel map back only the pages the relay
-/// loop uses.
+/// to get there (argument parsing, the spec, libcontainer, the loader's work) it will not run
+/// again. Dropping the pages of every read-only file mapping that holds no page of its own (no
+/// relocated, copied-on-write page) lets the kernel map back only what the relay loop uses:
+/// those pages are the file's, so they come back unchanged.
 fn release_startup_code() {
     // SAFETY: malloc_trim only returns free heap memory to the kernel.
     unsafe { libc::malloc_trim(0) };
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
-    let exe = exe.to_string_lossy().into_owned();
-    let maps = fs::read_to_string("/proc/self/maps").unwrap_or_default();
-    for line in maps.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        // Only our own executable's code: never written, so dropping it is only re-reading it.
-        if perms != "r-xp" || fields.nth(3) != Some(exe.as_str()) {
-            continue;
-        }
-        let Some((start, end)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (
-            usize::from_str_radix(start, 16),
-            usize::from_str_radix(end, 16),
-        ) else {
-            continue;
-        };
+    let smaps = fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    for (start, end) in droppable_mappings(&smaps) {
         let Some(pointer) = std::ptr::NonNull::new(start as *mut std::ffi::c_void) else {
             continue;
         };
-        // SAFETY: the range is our executable's read-only code mapping, as /proc/self/maps
-        // lists it; MADV_DONTNEED only drops its pages, which fault back in unchanged.
+        // SAFETY: the range is a read-only, private file mapping without anonymous pages, as
+        // /proc/self/smaps lists it: nothing in it was ever written, so MADV_DONTNEED only
+        // drops pages that fault back in unchanged.
         let _ = unsafe {
             nix::sys::mman::madvise(
                 pointer,
@@ -585,6 +568,43 @@ fn release_startup_code() {
             )
         };
     }
+}
+
+/// The address ranges of read-only, private file mappings with no anonymous page, from the
+/// text of /proc/self/smaps. A writable mapping could be written between the read and the
+/// drop, and a relocated one (RELRO) holds anonymous pages: neither is listed.
+fn droppable_mappings(smaps: &str) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(first) = fields.next() else {
+            continue;
+        };
+        if let Some((start, end)) = first.split_once('-') {
+            // A mapping's header: "start-end perms offset dev inode [path]".
+            let perms = fields.next().unwrap_or("");
+            let path = fields.nth(3).unwrap_or("");
+            current = match (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            ) {
+                (Ok(start), Ok(end))
+                    if (perms == "r--p" || perms == "r-xp") && path.starts_with('/') =>
+                {
+                    Some((start, end))
+                }
+                _ => None,
+            };
+        } else if first == "Anonymous:" {
+            if let Some(range) = current.take() {
+                if fields.next() == Some("0") {
+                    ranges.push(range);
+                }
+            }
+        }
+    }
+    ranges
 }
 
 pub(super) fn report(ready: &mut Option<OwnedFd>, text: &str) {
@@ -1126,5 +1146,39 @@ pub fn spawn_detached(
                 log_path.display()
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unwritten_read_only_file_mappings_are_dropped() {
+        let smaps = "\
+55d000000000-55d000100000 r--p 00000000 fe:01 12 /usr/bin/berth
+Rss:                 400 kB
+Anonymous:             0 kB
+55d000100000-55d000900000 r-xp 00100000 fe:01 12 /usr/bin/berth
+Anonymous:             0 kB
+55d000900000-55d000a00000 r--p 00900000 fe:01 12 /usr/bin/berth
+Anonymous:           644 kB
+55d000a00000-55d000a10000 rw-p 00a00000 fe:01 12 /usr/bin/berth
+Anonymous:             0 kB
+7f0000000000-7f0000010000 r-xp 00000000 00:00 0 
+Anonymous:             0 kB
+7f0000010000-7f0000020000 r-xp 00000000 00:00 0 [vdso]
+Anonymous:             0 kB
+7f0000020000-7f0000030000 r-xp 00028000 fe:01 40 /usr/lib/x86_64-linux-gnu/libc.so.6
+Anonymous:             0 kB
+";
+        assert_eq!(
+            droppable_mappings(smaps),
+            vec![
+                (0x55d0_0000_0000, 0x55d0_0010_0000),
+                (0x55d0_0010_0000, 0x55d0_0090_0000),
+                (0x7f00_0002_0000, 0x7f00_0003_0000),
+            ]
+        );
     }
 }

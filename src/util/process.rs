@@ -122,15 +122,7 @@ impl Helper {
                 program: self.program,
                 source,
             })?;
-        if output.status.success() {
-            Ok(output)
-        } else {
-            Err(ProcessError::Failed {
-                program: self.program,
-                status: output.status.to_string(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            })
-        }
+        self.check(output)
     }
 
     /// Starts the helper in the background, set up by `configure`; the caller waits for it.
@@ -141,6 +133,46 @@ impl Helper {
                 program: self.program,
                 source,
             })
+    }
+
+    /// Starts the helper with `args` and its output captured, for [`Helper::finish`]: helpers
+    /// that do not depend on each other run side by side.
+    pub fn start<I, S>(&self, args: I) -> Result<Child, ProcessError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.spawn_with(|command| {
+            command
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+        })
+    }
+
+    /// Waits for a helper from [`Helper::start`]: its output, or an error as
+    /// [`Helper::run`]'s.
+    pub fn finish(&self, child: Child) -> Result<Output, ProcessError> {
+        let output = child
+            .wait_with_output()
+            .map_err(|source| ProcessError::Spawn {
+                program: self.program,
+                source,
+            })?;
+        self.check(output)
+    }
+
+    fn check(&self, output: Output) -> Result<Output, ProcessError> {
+        if output.status.success() {
+            Ok(output)
+        } else {
+            Err(ProcessError::Failed {
+                program: self.program,
+                status: output.status.to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            })
+        }
     }
 
     /// The helper's command, set up by `configure`; an error naming the package when it is

@@ -5,12 +5,13 @@
 //! The monitor stays in the host's network namespace: the helper must bind host ports and
 //! open outbound sockets there, and join the container's namespace only for its tap device.
 
+mod devices;
 pub mod pasta;
 pub mod ports;
 pub mod slirp4netns;
 
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -80,13 +81,18 @@ impl Mode {
 /// Ends a helper process and waits until it is gone, so that its host ports are free when
 /// this returns.
 pub fn end_helper(helper: HelperProcess) {
-    if !util::process::is_same_process(helper.pid, helper.start) {
-        return;
-    }
-    // pasta keeps no state worth a graceful exit: SIGKILL frees its ports at once.
-    let pid = nix::unistd::Pid::from_raw(helper.pid);
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    signal_helper(helper);
     util::process::wait_for_exit(helper.pid, helper.start, Duration::from_secs(5));
+}
+
+/// Sends the helper SIGKILL without waiting: pasta keeps no state worth a graceful exit. Its
+/// exit takes a while (the kernel tears its tap device down before it closes the sockets that
+/// hold the host ports), so the monitor starts it as soon as the container has ended.
+fn signal_helper(helper: HelperProcess) {
+    if util::process::is_same_process(helper.pid, helper.start) {
+        let pid = nix::unistd::Pid::from_raw(helper.pid);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    }
 }
 
 /// Ends the helper a crashed monitor left behind (it would hold the host ports forever).
@@ -123,6 +129,8 @@ pub struct Network {
     addresses: Addresses,
     pending: Option<Pending>,
     helper: Option<Running>,
+    /// `begin_release` has deleted the helper's tap device.
+    tap_deleted: bool,
 }
 
 enum Pending {
@@ -182,6 +190,7 @@ impl Network {
             addresses,
             pending: None,
             helper: None,
+            tap_deleted: false,
         })
     }
 
@@ -200,6 +209,7 @@ impl Network {
             addresses: pasta::addresses(),
             pending: None,
             helper: None,
+            tap_deleted: false,
         })
     }
 
@@ -277,8 +287,26 @@ impl Network {
         }
     }
 
+    /// Starts ending the helper, for [`Network::release`] to wait for: its tap device is
+    /// deleted first (see `devices`), then pasta is signalled (slirp4netns ends when its exit
+    /// pipe closes, in `release`).
+    pub fn begin_release(&mut self) {
+        if self.helper.is_none() || self.tap_deleted {
+            return;
+        }
+        if let Some(netns) = &self.netns {
+            devices::delete_devices(netns.as_fd());
+        }
+        self.tap_deleted = true;
+        if let Some(Running::Pasta(process)) = &self.helper {
+            signal_helper(*process);
+        }
+    }
+
     /// Ends the helper: the host ports are free when this returns.
     pub fn release(&mut self) {
+        self.begin_release();
+        self.tap_deleted = false;
         self.pending = None;
         match self.helper.take() {
             Some(Running::Pasta(process)) => end_helper(process),

@@ -97,6 +97,10 @@ fn arguments(
         "--runas".into(),
         "0:0".into(),
         "--quiet".into(),
+        // berth ends pasta itself. Its own watch on the namespace's path (an inotify watch,
+        // which never fires for a /proc/self/fd path) costs milliseconds at its exit, while
+        // the host ports are still held.
+        "--no-netns-quit".into(),
         "--pid".into(),
         pid_file.display().to_string(),
         "--log-file".into(),
