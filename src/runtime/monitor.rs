@@ -236,14 +236,38 @@ fn supervise_mounted(
             r.state.status = Status::Restarting;
             r.state.restart_count += 1;
         })?;
-        std::thread::sleep(Duration::from_millis(delay.min(60_000)));
-        if runtime
-            .store
-            .load_container(&record.id)
-            .is_ok_and(|r| r.state.stop_requested)
-        {
+        if !wait_out_back_off(
+            runtime,
+            &record.id,
+            Duration::from_millis(delay.min(60_000)),
+        ) {
             return Ok(code);
         }
+    }
+}
+
+/// Sleeps through a restart's back-off; false if the container was stopped or removed
+/// meanwhile (it is then recorded as exited, or stays gone). Looks every 100 ms, so that
+/// `stop` and `rm -f` need not wait out a back-off of up to a minute, and a removed container
+/// is never started again.
+fn wait_out_back_off(runtime: &Runtime, id: &str, delay: Duration) -> bool {
+    let resume = Instant::now() + delay;
+    loop {
+        match runtime.store.load_container(id) {
+            Ok(record) if !record.state.stop_requested => {}
+            Ok(_) => {
+                let _ = runtime
+                    .store
+                    .update_container(id, |r| r.state.status = Status::Exited);
+                return false;
+            }
+            Err(_) => return false,
+        }
+        let left = resume.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
     }
 }
 

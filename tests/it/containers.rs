@@ -887,6 +887,42 @@ fn restart_policies_retry_and_stop_ends_them() {
     wait_for("the monitor to end", Duration::from_secs(5), || {
         monitors_of(&id).is_empty()
     });
+
+    // rm -f between two runs (the back-off after six restarts is 6.4 s): the monitor ends
+    // at once rather than after the back-off (when it would start the removed container
+    // again), and the published port is free.
+    let port = crate::support::free_port();
+    cx.ok([
+        "run",
+        "-d",
+        "--name",
+        "bouncing",
+        "--restart",
+        "always",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    wait_for("six restarts", Duration::from_secs(20), || {
+        inspect(&cx, "bouncing")["RestartCount"].as_u64() >= Some(6)
+    });
+    let id = inspect(&cx, "bouncing")["Id"].as_str().unwrap().to_owned();
+    cx.run(["rm", "bouncing"]).failure_with(
+        "container is restarting: stop the container before removing or force remove",
+    );
+    assert_eq!(cx.ok(["rm", "-f", "bouncing"]), "bouncing\n");
+    wait_for("the monitor to end", Duration::from_millis(1500), || {
+        monitors_of(&id).is_empty()
+    });
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "port {port} is still held after rm -f"
+    );
+    cx.run(["inspect", "bouncing"])
+        .failure_with("No such object: bouncing");
 }
 
 /// With `--network host` and no `--hostname`, Docker gives the container the host's name.

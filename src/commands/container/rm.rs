@@ -12,7 +12,7 @@ use super::{existing_store, resolve};
 use crate::cli::ContainerRmArgs;
 use crate::runtime;
 use crate::storage::Store;
-use crate::storage::containers::ContainerRecord;
+use crate::storage::containers::{ContainerRecord, Status};
 
 pub(crate) fn run(args: ContainerRmArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
     let printer = &session.cx.printer;
@@ -77,6 +77,23 @@ pub(crate) fn prepare(store: &Store, text: &str, force: bool) -> anyhow::Result<
         runtime::kill(&record, Signal::SIGKILL)?;
         runtime::wait_for_exit(&record, Duration::from_secs(10));
         runtime::wait_for_record(store, &record.id, Some(Duration::from_secs(5)));
+    } else if record.state.status == Status::Restarting && runtime::monitor_alive(&record) {
+        // Between two runs: its monitor sees the request within 100 ms and ends, releasing
+        // the mounts and the ports it would otherwise take again.
+        if !force {
+            bail!(
+                "cannot remove container \"/{}\": container is restarting: stop the container before removing or force remove",
+                record.name
+            );
+        }
+        store.update_container(&record.id, |r| r.state.stop_requested = true)?;
+        if let Some(pid) = record.state.monitor_pid {
+            crate::util::process::wait_for_exit(
+                pid,
+                record.state.monitor_start,
+                Duration::from_secs(10),
+            );
+        }
     }
     Ok(record)
 }
