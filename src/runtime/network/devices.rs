@@ -73,7 +73,9 @@ fn delete_in(netns: BorrowedFd<'_>) {
             let fd = u32::try_from(socket.as_raw_fd()).unwrap_or(u32::MAX);
             // SAFETY: close_range only closes descriptors; the socket's is kept.
             unsafe {
-                libc::close_range(0, fd.saturating_sub(1), 0);
+                if fd > 0 {
+                    libc::close_range(0, fd - 1, 0);
+                }
                 libc::close_range(fd.saturating_add(1), u32::MAX, 0);
             }
             if let Some((start, end)) = arguments {
