@@ -103,6 +103,16 @@ fn published_web_server(user: User) {
     assert!(http_get(port).contains("hello from berth"));
     cx.ok(["rm", "-f", "web"]);
     assert!(port_is_free(port), "port {port} is still bound after rm -f");
+    // A foreground run frees it before it returns (pasta's tap device is deleted first, so
+    // that its exit does not wait for the kernel), and leaves no helper behind.
+    for _ in 0..3 {
+        cx.ok(["run", "--rm", "-p", &publish, "busybox", "true"]);
+        assert!(
+            port_is_free(port),
+            "port {port} is still bound after run --rm"
+        );
+    }
+    assert!(no_helpers_of(&cx), "pasta outlived run --rm");
 }
 
 as_users!(published_web_server =>

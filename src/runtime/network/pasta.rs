@@ -216,6 +216,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_avx2_build_beside_pasta_is_run_directly_where_the_cpu_has_avx2() {
+        let dir = tempfile::tempdir().unwrap();
+        let pasta = dir.path().join("pasta");
+        fs_err::write(&pasta, "").unwrap();
+        assert_eq!(direct_build(&pasta), None, "no AVX2 build beside it");
+        fs_err::write(dir.path().join("pasta.avx2"), "").unwrap();
+        #[cfg(target_arch = "x86_64")]
+        let expected =
+            std::arch::is_x86_feature_detected!("avx2").then(|| dir.path().join("pasta.avx2"));
+        #[cfg(not(target_arch = "x86_64"))]
+        let expected = None;
+        assert_eq!(direct_build(&pasta), expected);
+    }
+
+    #[test]
     fn ports_become_forwards_and_nothing_else_is_forwarded() {
         let mut ports = super::super::ports::parse_publish("127.0.0.1:8080:80").unwrap();
         ports.extend(super::super::ports::parse_publish("5353:53/udp").unwrap());
@@ -231,6 +246,7 @@ mod tests {
         assert!(text.contains("-t 127.0.0.1/8080:80"), "{text}");
         assert!(text.contains("-u 5353:53"), "{text}");
         assert!(text.contains("-T none -U none"), "{text}");
+        assert!(text.contains("--no-netns-quit"), "{text}");
         let bare = arguments(
             7,
             &[],
