@@ -260,12 +260,19 @@ pub fn split_short_name(text: &str) -> Option<(&str, &str)> {
         _ => before_digest,
     };
     let (name, suffix) = text.split_at(name_end);
-    if let Some((first, _)) = name.split_once('/') {
-        if first == LOCALHOST || first.contains(['.', ':']) || first.to_lowercase() != first {
-            return None;
-        }
+    if name
+        .split_once('/')
+        .is_some_and(|(first, _)| is_registry(first))
+    {
+        return None;
     }
     Some((name, suffix))
+}
+
+/// Whether the first path component of a name is a registry (Docker's rule): `localhost`, or
+/// anything with a dot, a port or an upper-case letter.
+fn is_registry(first: &str) -> bool {
+    first == LOCALHOST || first.contains(['.', ':']) || first.to_lowercase() != first
 }
 
 /// Docker's `splitDockerDomain`: the registry, and the rest of `name` with `library/` added
@@ -276,7 +283,7 @@ fn split_docker_domain(name: &str) -> (&str, String) {
     };
     let (registry, remote) = if first == LEGACY_DEFAULT_REGISTRY {
         (DEFAULT_REGISTRY, rest)
-    } else if first == LOCALHOST || first.contains(['.', ':']) || first.to_lowercase() != first {
+    } else if is_registry(first) {
         (first, rest)
     } else {
         (DEFAULT_REGISTRY, name)

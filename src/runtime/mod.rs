@@ -238,7 +238,15 @@ pub fn wait_for_previous_monitor(store: &Store, id: &str) {
         return;
     };
     let own = i32::try_from(std::process::id()).ok();
-    if let Some(pid) = record.state.monitor_pid.filter(|pid| Some(*pid) != own) {
+    if record.state.monitor_pid != own {
+        wait_for_monitor(&record);
+    }
+}
+
+/// Waits (at most ten seconds) until the record's monitor has ended: it unmounts, and with
+/// `--rm` removes the container, after it records the end.
+pub fn wait_for_monitor(record: &ContainerRecord) {
+    if let Some(pid) = record.state.monitor_pid {
         util::process::wait_for_exit(pid, record.state.monitor_start, Duration::from_secs(10));
     }
 }

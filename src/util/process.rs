@@ -107,22 +107,13 @@ impl Helper {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.run_with(|command| {
-            command.args(args);
-        })
+        self.finish(self.start(args)?)
     }
 
     /// [`Helper::run`], with the command set up by `configure` (arguments, environment,
     /// working directory).
     pub fn run_with(&self, configure: impl FnOnce(&mut Command)) -> Result<Output, ProcessError> {
-        let output = self
-            .command(configure)?
-            .output()
-            .map_err(|source| ProcessError::Spawn {
-                program: self.program,
-                source,
-            })?;
-        self.check(output)
+        self.finish(self.start_with(configure)?)
     }
 
     /// Starts the helper in the background, set up by `configure`; the caller waits for it.
@@ -142,17 +133,25 @@ impl Helper {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.spawn_with(|command| {
-            command
-                .args(args)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
+        self.start_with(|command| {
+            command.args(args);
         })
     }
 
-    /// Waits for a helper from [`Helper::start`]: its output, or an error as
-    /// [`Helper::run`]'s.
+    /// [`Helper::start`], with the command set up by `configure`: no input, and both outputs
+    /// captured unless `configure` says otherwise.
+    fn start_with(&self, configure: impl FnOnce(&mut Command)) -> Result<Child, ProcessError> {
+        self.spawn_with(|command| {
+            command
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            configure(command);
+        })
+    }
+
+    /// Waits for a helper from [`Helper::start`]: its output, or an error naming the helper,
+    /// its exit status and what it wrote on stderr.
     pub fn finish(&self, child: Child) -> Result<Output, ProcessError> {
         let output = child
             .wait_with_output()
@@ -160,10 +159,6 @@ impl Helper {
                 program: self.program,
                 source,
             })?;
-        self.check(output)
-    }
-
-    fn check(&self, output: Output) -> Result<Output, ProcessError> {
         if output.status.success() {
             Ok(output)
         } else {
@@ -219,10 +214,32 @@ fn is_executable(path: &Path) -> bool {
 /// The start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot), to
 /// tell a process from a later one that got the same pid.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = fs_err::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces and parentheses: skip to its last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    ProcStat::read(pid)?.number(22)
+}
+
+/// A process's /proc/PID/stat (`pid` may be `self`), read once. Its fields are numbered as
+/// proc(5) numbers them, from 3 (the state) on: the command name (field 2) may contain
+/// spaces and parentheses, so everything up to its last `)` is skipped.
+pub struct ProcStat {
+    fields: String,
+}
+
+impl ProcStat {
+    pub fn read(pid: impl std::fmt::Display) -> Option<Self> {
+        let stat = fs_err::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let fields = stat.get(stat.rfind(')')? + 2..)?.to_owned();
+        Some(Self { fields })
+    }
+
+    /// Field `n` (3 or more) as text.
+    pub fn field(&self, n: usize) -> Option<&str> {
+        self.fields.split_whitespace().nth(n.checked_sub(3)?)
+    }
+
+    /// Field `n` (3 or more) as a number.
+    pub fn number(&self, n: usize) -> Option<u64> {
+        self.field(n)?.parse().ok()
+    }
 }
 
 /// Waits until process `pid` (the one that started at `start`) is gone; returns whether it
@@ -261,19 +278,36 @@ pub fn wait_for_exit(pid: i32, start: Option<u64>, timeout: std::time::Duration)
 
 /// Whether `pid` is alive and still the process that started at `start` (not a zombie).
 pub fn is_same_process(pid: i32, start: Option<u64>) -> bool {
-    let Ok(stat) = fs_err::read_to_string(format!("/proc/{pid}/stat")) else {
+    let Some(stat) = ProcStat::read(pid) else {
         return false;
     };
-    let Some(close) = stat.rfind(')') else {
-        return false;
-    };
-    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-    let state = fields.first().copied().unwrap_or("Z");
-    if state == "Z" || state == "X" {
+    if matches!(stat.field(3), None | Some("Z" | "X")) {
         return false;
     }
-    match start {
-        Some(start) => fields.get(19).and_then(|f| f.parse::<u64>().ok()) == Some(start),
-        None => true,
+    start.is_none_or(|start| stat.number(22) == Some(start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_numbered_as_proc5_numbers_them() {
+        let stat = ProcStat::read("self").unwrap();
+        // The test harness's main thread, which /proc/self/stat describes, is waiting.
+        assert!(
+            matches!(stat.field(3), Some("R" | "S")),
+            "{:?}",
+            stat.field(3)
+        );
+        assert_eq!(
+            stat.number(4),
+            Some(u64::from(nix::unistd::getppid().as_raw().unsigned_abs()))
+        );
+        assert_eq!(stat.field(2), None);
+        let own = i32::try_from(std::process::id()).unwrap();
+        assert_eq!(start_time(own), stat.number(22));
+        assert!(is_same_process(own, start_time(own)));
+        assert!(!is_same_process(own, start_time(own).map(|t| t + 1)));
     }
 }

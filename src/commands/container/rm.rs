@@ -87,13 +87,7 @@ pub(crate) fn prepare(store: &Store, text: &str, force: bool) -> anyhow::Result<
             );
         }
         store.update_container(&record.id, |r| r.state.stop_requested = true)?;
-        if let Some(pid) = record.state.monitor_pid {
-            crate::util::process::wait_for_exit(
-                pid,
-                record.state.monitor_start,
-                Duration::from_secs(10),
-            );
-        }
+        runtime::wait_for_monitor(&record);
     }
     Ok(record)
 }
@@ -120,13 +114,7 @@ pub(crate) fn replace(session: &Session<'_>, name: &str) -> anyhow::Result<()> {
         runtime::stop(&store, &record.id, signal, timeout)?;
     }
     // Its monitor unmounts and, with --rm, removes the container itself: let it finish.
-    if let Some(pid) = record.state.monitor_pid {
-        crate::util::process::wait_for_exit(
-            pid,
-            record.state.monitor_start,
-            Duration::from_secs(10),
-        );
-    }
+    runtime::wait_for_monitor(&record);
     if store.load_container(&record.id).is_err() {
         return Ok(());
     }

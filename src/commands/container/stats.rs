@@ -12,6 +12,7 @@ use crate::output::format::{parse_format, render_list};
 use crate::runtime;
 use crate::storage::containers::ContainerRecord;
 use crate::util::human;
+use crate::util::process::ProcStat;
 
 const DEFAULT_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 
@@ -90,11 +91,10 @@ pub(crate) fn run(args: ContainerStatsArgs, session: &Session<'_>) -> anyhow::Re
 fn cpu_ticks(record: &ContainerRecord) -> u64 {
     runtime::container_processes(record)
         .iter()
-        .filter_map(|pid| fs_err::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|stat| {
-            let rest = &stat[stat.rfind(')')? + 2..];
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        .filter_map(|pid| {
+            // utime and stime.
+            let stat = ProcStat::read(pid)?;
+            Some(stat.number(14)? + stat.number(15)?)
         })
         .sum()
 }

@@ -10,6 +10,7 @@ use super::{existing_store, resolve};
 use crate::cli::ContainerTopArgs;
 use crate::output::table::Table;
 use crate::runtime;
+use crate::util::process::ProcStat;
 
 pub(crate) fn run(args: ContainerTopArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
     let store =
@@ -28,22 +29,13 @@ pub(crate) fn run(args: ContainerTopArgs, session: &Session<'_>) -> anyhow::Resu
     let boot = boot_time();
     let mut table = Table::new(&["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]);
     for pid in runtime::container_processes(&record) {
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        let Some(stat) = ProcStat::read(pid) else {
             continue;
         };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        let field = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        let ppid = field(1);
-        let cpu = (field(11) + field(12)) / ticks;
-        let start = boot + field(19) / ticks;
+        let field = |n: usize| stat.number(n).unwrap_or(0);
+        let ppid = field(4);
+        let cpu = (field(14) + field(15)) / ticks;
+        let start = boot + field(22) / ticks;
         let uid = fs::metadata(format!("/proc/{pid}"))
             .map(|m| m.uid())
             .unwrap_or(0);

@@ -310,16 +310,13 @@ impl BuildReporter for Live {
 impl PullReporter for Live {
     fn layer(&mut self, layer: &Digest, event: PullEvent) {
         let status = match event {
-            PullEvent::AlreadyExists => "Already exists".to_owned(),
-            PullEvent::Pulling => "Pulling fs layer".to_owned(),
             PullEvent::Downloading { current, total } => format!(
-                "Downloading {} / {}",
+                "{} {} / {}",
+                super::pull_status(&event),
                 crate::util::human::size_precise(current),
                 crate::util::human::size_precise(total)
             ),
-            PullEvent::DownloadComplete => "Download complete".to_owned(),
-            PullEvent::Extracting => "Extracting".to_owned(),
-            PullEvent::PullComplete => "Pull complete".to_owned(),
+            _ => super::pull_status(&event).to_owned(),
         };
         let now = !matches!(event, PullEvent::Downloading { .. });
         if let Some(step) = self.running_step() {

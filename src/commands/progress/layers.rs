@@ -163,14 +163,15 @@ impl PullReporter for LayerView {
 
     fn layer(&mut self, layer: &Digest, event: PullEvent) {
         match event {
-            PullEvent::AlreadyExists => self.update(layer, "Already exists", None, true),
-            PullEvent::Pulling => self.update(layer, "Pulling fs layer", None, true),
             PullEvent::Downloading { current, total } => {
-                self.update(layer, "Downloading", Some((current, total)), false);
+                self.update(
+                    layer,
+                    super::pull_status(&event),
+                    Some((current, total)),
+                    false,
+                );
             }
-            PullEvent::DownloadComplete => self.update(layer, "Download complete", None, true),
-            PullEvent::Extracting => self.update(layer, "Extracting", None, true),
-            PullEvent::PullComplete => self.update(layer, "Pull complete", None, true),
+            _ => self.update(layer, super::pull_status(&event), None, true),
         }
     }
 }
@@ -181,14 +182,11 @@ impl PushReporter for LayerView {
     }
 
     fn layer(&mut self, layer: &Digest, event: PushEvent) {
-        let (status, bytes) = match event {
-            PushEvent::Preparing => ("Preparing".to_owned(), None),
-            PushEvent::AlreadyExists => ("Layer already exists".to_owned(), None),
-            PushEvent::Pushing { current, total } => ("Pushing".to_owned(), Some((current, total))),
-            PushEvent::Pushed => ("Pushed".to_owned(), None),
-            PushEvent::Mounted { from } => (format!("Mounted from {from}"), None),
+        let bytes = match event {
+            PushEvent::Pushing { current, total } => Some((current, total)),
+            _ => None,
         };
-        self.update(layer, &status, bytes, false);
+        self.update(layer, &super::push_status(&event), bytes, false);
     }
 }
 

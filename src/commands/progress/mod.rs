@@ -34,6 +34,29 @@ fn push_refers_to(destination: &Reference) -> String {
     format!("The push refers to repository [{}]", destination.name())
 }
 
+/// Docker's words for a pull event, in the plain lines and the live view alike.
+fn pull_status(event: &PullEvent) -> &'static str {
+    match event {
+        PullEvent::AlreadyExists => "Already exists",
+        PullEvent::Pulling => "Pulling fs layer",
+        PullEvent::Downloading { .. } => "Downloading",
+        PullEvent::DownloadComplete => "Download complete",
+        PullEvent::Extracting => "Extracting",
+        PullEvent::PullComplete => "Pull complete",
+    }
+}
+
+/// Docker's words for a push event, in the plain lines and the live view alike.
+fn push_status(event: &PushEvent) -> std::borrow::Cow<'static, str> {
+    match event {
+        PushEvent::Preparing => "Preparing".into(),
+        PushEvent::AlreadyExists => "Layer already exists".into(),
+        PushEvent::Pushing { .. } => "Pushing".into(),
+        PushEvent::Pushed => "Pushed".into(),
+        PushEvent::Mounted { from } => format!("Mounted from {from}").into(),
+    }
+}
+
 /// The progress of a pull or push: Docker's live view when its stream is a terminal, plain
 /// lines otherwise, nothing with `-q`.
 pub(crate) enum LayerProgress<'a> {
@@ -132,14 +155,10 @@ impl PullReporter for Lines<'_> {
     }
 
     fn layer(&mut self, layer: &Digest, event: PullEvent) {
-        let text = match event {
-            PullEvent::AlreadyExists => "Already exists",
-            PullEvent::Pulling => "Pulling fs layer",
-            PullEvent::DownloadComplete => "Download complete",
-            PullEvent::PullComplete => "Pull complete",
-            PullEvent::Downloading { .. } | PullEvent::Extracting => return,
-        };
-        self.emit(&format!("{}: {text}", layer.short()));
+        // Off a terminal Docker prints neither the byte counts nor the extraction.
+        if !matches!(event, PullEvent::Downloading { .. } | PullEvent::Extracting) {
+            self.emit(&format!("{}: {}", layer.short(), pull_status(&event)));
+        }
     }
 }
 
@@ -149,16 +168,8 @@ impl PushReporter for Lines<'_> {
     }
 
     fn layer(&mut self, layer: &Digest, event: PushEvent) {
-        let text = match event {
-            PushEvent::Preparing => "Preparing",
-            PushEvent::AlreadyExists => "Layer already exists",
-            PushEvent::Pushed => "Pushed",
-            PushEvent::Mounted { from } => {
-                self.emit(&format!("{}: Mounted from {from}", layer.short()));
-                return;
-            }
-            PushEvent::Pushing { .. } => return,
-        };
-        self.emit(&format!("{}: {text}", layer.short()));
+        if !matches!(event, PushEvent::Pushing { .. }) {
+            self.emit(&format!("{}: {}", layer.short(), push_status(&event)));
+        }
     }
 }

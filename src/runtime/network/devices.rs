@@ -106,12 +106,9 @@ fn delete_in(netns: BorrowedFd<'_>) {
 
 /// Where this process's argument strings are (`arg_start`, `arg_end` of /proc/self/stat).
 fn argument_area() -> Option<(usize, usize)> {
-    let stat = fs_err::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name's closing parenthesis start with the third, the state;
-    // arg_start and arg_end are the 48th and 49th.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
-    let start = fields.get(45)?.parse::<usize>().ok()?;
-    let end = fields.get(46)?.parse::<usize>().ok()?;
+    let stat = crate::util::process::ProcStat::read("self")?;
+    let start = usize::try_from(stat.number(48)?).ok()?;
+    let end = usize::try_from(stat.number(49)?).ok()?;
     (start != 0 && end > start).then_some((start, end))
 }
 
