@@ -150,6 +150,16 @@ impl Reference {
         self.digest.as_ref()
     }
 
+    /// What a pull asks the registry's manifest endpoint for: the digest if there is one,
+    /// else the tag, else `latest` (also the first word of Docker's `…: Pulling from` line).
+    pub fn pull_target(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(digest), _) => digest.to_string(),
+            (None, Some(tag)) => tag.clone(),
+            (None, None) => "latest".to_owned(),
+        }
+    }
+
     /// The fully qualified name without tag or digest: `docker.io/library/alpine`.
     pub fn name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)

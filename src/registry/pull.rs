@@ -421,11 +421,7 @@ async fn open_first(
     let mut tried = Vec::new();
     for reference in &candidates.names {
         let shown = reference.to_string();
-        let target = match (reference.digest(), reference.tag()) {
-            (Some(digest), _) => digest.to_string(),
-            (None, Some(tag)) => tag.to_owned(),
-            (None, None) => "latest".to_owned(),
-        };
+        let target = reference.pull_target();
         let opened = match endpoint::pull_sources(&options.client.registries, reference) {
             Ok(sources) => open_manifest(&sources, &target, &shown, &options.client).await,
             Err(error) => Err(error),

@@ -21,12 +21,11 @@ pub(crate) fn is_live(stream: Stream) -> bool {
 
 /// Docker's first line of a pull: `latest: Pulling from library/busybox`.
 fn pulling_from(reference: &Reference) -> String {
-    let what = match (reference.digest(), reference.tag()) {
-        (Some(digest), _) => digest.to_string(),
-        (None, Some(tag)) => tag.to_owned(),
-        (None, None) => "latest".to_owned(),
-    };
-    format!("{what}: Pulling from {}", reference.repository())
+    format!(
+        "{}: Pulling from {}",
+        reference.pull_target(),
+        reference.repository()
+    )
 }
 
 /// Docker's first line of a push.
