@@ -204,7 +204,7 @@ fn notify_foreground(user: User) {
     let cx = busybox(user);
     let listener = Listener::new(&cx);
     let socket = listener.env();
-    let child = spawn(
+    let mut child = spawn(
         &cx,
         &[
             "run",
@@ -214,13 +214,22 @@ fn notify_foreground(user: User) {
             "busybox",
             "sh",
             "-c",
-            "trap 'exit 3' TERM; while true; do sleep 0.1; done",
+            "trap 'exit 3' TERM; echo trapped; while true; do sleep 0.1; done",
         ],
         &[("NOTIFY_SOCKET", &socket)],
     );
     let messages = listener.ready();
     let main: i64 = field(&messages, "MAINPID").unwrap().parse().unwrap();
     assert_eq!(berth_pids(&cx, &["run", "fg"]), vec![main]);
+    // Only once the shell has its trap: as the namespace's pid 1 without a handler it would
+    // ignore SIGTERM (READY=1 comes when the container starts, which can be before that).
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "trapped\n");
     signal(main, nix::sys::signal::Signal::SIGTERM);
     let (code, stderr) = finish(child);
     assert_eq!(code, 3, "{stderr}");
@@ -533,7 +542,7 @@ fn generated_unit_runs(user: User) {
     );
     let start = exec_lines(&unit, "ExecStart");
     assert_eq!(start.len(), 1);
-    let child = exec(&cx, &start[0], &env)
+    let mut child = exec(&cx, &start[0], &env)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -542,12 +551,18 @@ fn generated_unit_runs(user: User) {
     let main: i64 = field(&messages, "MAINPID").unwrap().parse().unwrap();
     assert_eq!(berth_pids(&cx, &["run", "web"]), vec![main]);
     assert_eq!(cx.ok(["ps", "--format", "{{.Names}}"]), "web\n");
+    // Stopped only once the shell has its trap (it prints after setting it): as the
+    // namespace's pid 1 without a handler it would ignore SIGTERM.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut printed).unwrap();
     for words in exec_lines(&unit, "ExecStop") {
         assert!(exec(&cx, &words, &env).output().unwrap().status.success());
     }
+    std::io::Read::read_to_string(&mut stdout, &mut printed).unwrap();
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "100% $HOME\n");
+    assert_eq!(printed, "100% $HOME\n");
     for words in exec_lines(&unit, "ExecStopPost") {
         assert!(exec(&cx, &words, &env).output().unwrap().status.success());
     }
