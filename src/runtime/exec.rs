@@ -197,7 +197,9 @@ fn start_tenant(
     env: HashMap<String, String>,
     output: Option<OwnedFd>,
 ) -> Result<Pid, RuntimeError> {
+    let executor = super::seccomp::executor_for(&runtime.store.container_dir(&record.id))?;
     let mut builder = ContainerBuilder::new(record.id.clone(), SyscallType::default())
+        .with_executor(executor)
         .with_root_path(&runtime.state_root)
         .map_err(RuntimeError::libcontainer)?;
     let null = || -> Result<OwnedFd, RuntimeError> {
@@ -385,7 +387,9 @@ fn exec_tty(
             .unwrap_or(&dir)
             .join(format!("exec-{}.sock", crate::util::ids::random_hex(4))),
     )?;
+    let executor = super::seccomp::executor_for(&dir)?;
     let built = ContainerBuilder::new(record.id.clone(), SyscallType::default())
+        .with_executor(executor)
         .with_root_path(&runtime.state_root)
         .map_err(RuntimeError::libcontainer)
         .map(|builder| builder.with_console_socket(Some(socket.path())))

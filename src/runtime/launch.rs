@@ -94,7 +94,8 @@ fn loopback_up() -> Result<(), RuntimeError> {
     Ok(())
 }
 
-/// Creates and starts the container described by `bundle/config.json`; `before_start` runs
+/// Creates and starts the container described by `bundle/config.json` (and its seccomp
+/// program, `runtime::seccomp`); `before_start` runs
 /// between the two (the network must be up before the process starts). The init process is
 /// a child of this process.
 pub fn create_and_start(
@@ -111,7 +112,9 @@ pub fn create_and_start(
     // process (a build's next RUN) would inherit that, and its init could not open its own
     // /proc/self/fd entries.
     let _ = nix::sys::prctl::set_dumpable(true);
+    let executor = super::seccomp::executor_for(bundle)?;
     let mut container = ContainerBuilder::new(id.to_owned(), SyscallType::default())
+        .with_executor(executor)
         .with_root_path(state_root)
         .map_err(RuntimeError::libcontainer)?
         .with_stdin(stdio.stdin)

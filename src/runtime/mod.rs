@@ -16,6 +16,7 @@ pub mod network;
 pub mod pod;
 pub mod probe;
 pub mod rootfs;
+pub mod seccomp;
 pub mod security;
 pub mod spec;
 pub mod user;

@@ -25,7 +25,9 @@ use rustix::event::{PollFd, PollFlags, poll};
 use super::logs::{LogWriter, Stream};
 use super::network::{self, Network};
 use super::spec::{ResolvedMount, SpecInputs};
-use super::{Runtime, RuntimeError, console, etc, health, launch, probe, rootfs, spec, user};
+use super::{
+    Runtime, RuntimeError, console, etc, health, launch, probe, rootfs, seccomp, spec, user,
+};
 use crate::storage::containers::{ContainerRecord, Health, SdNotify, Status};
 use crate::util;
 
@@ -188,7 +190,7 @@ fn supervise_mounted(
     let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .unwrap_or((1024, 1024));
     let bounding = spec::bounding_capabilities();
-    let spec = spec::build(&SpecInputs {
+    let mut spec = spec::build(&SpecInputs {
         record,
         rootfs: merged,
         user: &user,
@@ -202,6 +204,7 @@ fn supervise_mounted(
         limits: record.host_config.resources.any()
             && super::limits_unavailable(&record.host_config.resources).is_none(),
     })?;
+    seccomp::prepare(&mut spec, &runtime.store.paths().seccomp(), &dir)?;
     let config = dir.join("config.json");
     spec.save(&config)
         .map_err(|e| RuntimeError::Invalid(format!("cannot write `{}`: {e}", config.display())))?;

@@ -624,8 +624,8 @@ pub fn default_seccomp() -> LinuxSeccomp {
 ///
 /// Refused syscalls fail with `EPERM` (`clone3` without `CAP_SYS_ADMIN` with `ENOSYS`). The filter
 /// covers the native architecture and its 32-bit companion (x86-64: x86; aarch64: arm).
-/// Names that the running libseccomp does not know are skipped by libcontainer with a warning;
-/// [`retain_syscalls`] removes them beforehand.
+/// Names that the running libseccomp does not know are skipped when the profile is compiled
+/// (`runtime::seccomp`).
 pub fn seccomp_profile(capabilities: &[Capability]) -> LinuxSeccomp {
     // The builders fail only when a required field is missing, and these types have none.
     // Should that ever change, refuse every syscall rather than run unconfined.
@@ -724,36 +724,13 @@ fn build_profile(capabilities: &[Capability]) -> std::result::Result<LinuxSeccom
     Ok(profile)
 }
 
-/// Removes from `profile` every syscall name for which `known` is false, and the rules left
-/// with no name. Meant for `|name| libseccomp::ScmpSyscall::from_name(name).is_ok()`: libcontainer
-/// skips a name the running libseccomp does not know, but logs a warning for each one, at every
-/// container start (older libseccomp releases lack `futex_waitv`, `cachestat`, `fchmodat2`, …).
-pub fn retain_syscalls(profile: &mut LinuxSeccomp, mut known: impl FnMut(&str) -> bool) {
-    let Some(rules) = profile.syscalls() else {
-        return;
-    };
-    let kept = rules
-        .iter()
-        .filter_map(|rule| {
-            let names: Vec<String> = rule.names().iter().filter(|n| known(n)).cloned().collect();
-            (!names.is_empty()).then(|| {
-                let mut rule = rule.clone();
-                rule.set_names(names);
-                rule
-            })
-        })
-        .collect();
-    profile.set_syscalls(Some(kept));
-}
-
 /// The filter's architectures: the native one and the 32-bit ABI its kernel also runs (i386
 /// programs on x86-64, arm on aarch64). Elsewhere `None`: libseccomp then filters the native
 /// architecture only.
 ///
 /// Unlike Docker, not x32: its syscalls reach an x86-64 filter as x86-64 numbers with bit 30
 /// set, which no rule allows, so they fail with EPERM. Debian and Ubuntu kernels leave x32 off
-/// anyway, and a third architecture is most of the filter's cost: libseccomp compiles this
-/// profile in about 4 ms for two, 9 ms for three, at every container start.
+/// anyway, and a third architecture lengthens the program that every system call runs through.
 fn architectures() -> Option<Vec<Arch>> {
     if cfg!(target_arch = "x86_64") {
         Some(vec![Arch::ScmpArchX86_64, Arch::ScmpArchX86])
@@ -765,19 +742,13 @@ fn architectures() -> Option<Vec<Arch>> {
 }
 
 /// `clone` is allowed only when it creates no namespace: `(flags & CLONE_NAMESPACE_FLAGS) == 0`.
-///
-/// Mask and operand are placed the way libcontainer 0.7 reads them, which is the reverse of
-/// runc's: libcontainer builds `ScmpArgCompare::new(index, MaskedEqual(valueTwo), value)`, so
-/// `valueTwo` is the mask and `value` the operand, whereas runc (and Docker's JSON, which says
-/// `"value": 2114060288`) take `value` as the mask. Written Docker's way, libcontainer would test
-/// `(flags & 0) == 0` and allow every `clone`. Written this way, runc would do the same, so the
-/// profile never breaks `fork`; it only loses this check under a runtime that reads it the other
-/// way.
+/// As in runc and Docker's JSON, `value` is the mask and `valueTwo` the operand (berth compiles
+/// the profile itself: `runtime::seccomp`; libcontainer 0.7 would read them the other way).
 fn clone_without_namespaces() -> std::result::Result<LinuxSyscall, OciSpecError> {
     let arg = LinuxSeccompArgBuilder::default()
         .index(CLONE_FLAGS_ARG)
-        .value(0u64)
-        .value_two(CLONE_NAMESPACE_FLAGS)
+        .value(CLONE_NAMESPACE_FLAGS)
+        .value_two(0u64)
         .op(LinuxSeccompOperator::ScmpCmpMaskedEq)
         .build()?;
     LinuxSyscallBuilder::default()
@@ -1123,9 +1094,9 @@ mod tests {
         assert_eq!(args.len(), 1);
         assert_eq!(args[0].index(), CLONE_FLAGS_ARG);
         assert_eq!(args[0].op(), LinuxSeccompOperator::ScmpCmpMaskedEq);
-        // libcontainer 0.7: `valueTwo` is the mask, `value` the operand.
-        assert_eq!(args[0].value(), 0);
-        assert_eq!(args[0].value_two(), Some(0x7E02_0000));
+        // As in runc: `value` is the mask, `valueTwo` the operand.
+        assert_eq!(args[0].value(), 0x7E02_0000);
+        assert_eq!(args[0].value_two(), Some(0));
     }
 
     #[test]
@@ -1191,18 +1162,6 @@ mod tests {
                 assert!(seen.insert(name.clone()), "`{name}` is in two rules");
             }
         }
-    }
-
-    #[test]
-    fn retain_syscalls_drops_unknown_names_and_empty_rules() {
-        let mut profile = default_seccomp();
-        let before = profile.syscalls().as_ref().map_or(0, Vec::len);
-        retain_syscalls(&mut profile, |name| name != "fchmodat2" && name != "clone3");
-        let rules = profile.syscalls().as_ref().map_or(0, Vec::len);
-        assert_eq!(rules, before - 1);
-        assert!(rules_for(&profile, "fchmodat2").is_empty());
-        assert!(rules_for(&profile, "clone3").is_empty());
-        assert_eq!(rules_for(&profile, "read").len(), 1);
     }
 
     #[test]

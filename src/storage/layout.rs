@@ -78,6 +78,11 @@ impl StorePaths {
         self.root.join("volumes")
     }
 
+    /// `seccomp/`: compiled seccomp programs, by profile (a cache: any of them may go).
+    pub fn seccomp(&self) -> PathBuf {
+        self.root.join("seccomp")
+    }
+
     /// `tmp/`: work in progress; anything here when the write lock is taken is debris.
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")

@@ -2013,6 +2013,125 @@ as_users!(security =>
     security_defaults_and_options_as_root: Root,
 );
 
+/// The capability and filter lines of /proc/self/status, as `field:value` words.
+fn confinement(status: &str) -> String {
+    status
+        .lines()
+        .filter(|l| {
+            ["Seccomp:", "CapInh:", "CapPrm:", "CapEff:", "CapAmb:"]
+                .iter()
+                .any(|f| l.starts_with(f))
+        })
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(""))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// berth compiles the seccomp profile once, keeps the program in the store, and loads it itself
+/// just before exec, in every process a container starts: its command, `exec`, and a build's
+/// RUN, as root and as another user. The CAP_SYS_ADMIN that loading takes is never left behind.
+fn seccomp_in_every_process(user: User) {
+    let cx = busybox(user);
+    let root_set = "CapInh:0000000000000000 CapPrm:00000000a80425fb \
+                    CapEff:00000000a80425fb CapAmb:0000000000000000 Seccomp:2";
+    let user_set = "CapInh:0000000000000000 CapPrm:0000000000000000 \
+                    CapEff:0000000000000000 CapAmb:0000000000000000 Seccomp:2";
+    let status = ["cat", "/proc/self/status"];
+    let run = |flags: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.push("busybox");
+        args.extend(status);
+        confinement(&cx.ok(&args))
+    };
+    assert_eq!(run(&[]), root_set);
+    assert_eq!(
+        run(&["--security-opt", "no-new-privileges"]),
+        root_set,
+        "with no_new_privs"
+    );
+    assert_eq!(run(&["--cap-drop", "ALL"]), user_set);
+
+    cx.ok([
+        "run", "-d", "--name", "confined", "busybox", "sleep", "1000",
+    ]);
+    let mut exec = vec!["exec", "confined"];
+    exec.extend(status);
+    assert_eq!(confinement(&cx.ok(&exec)), root_set, "exec");
+    // The filter, not a capability, refuses unshare in an exec'd process too.
+    let refused = cx.run([
+        "exec",
+        "confined",
+        "sh",
+        "-c",
+        "busybox unshare -U true; echo unshare=$?",
+    ]);
+    assert_eq!(refused.stdout(), "unshare=1\n", "{}", refused.describe());
+
+    let dir = cx.work().join("confined-build");
+    fs_err::create_dir_all(&dir).unwrap();
+    let mut dockerfile = "FROM busybox\nRUN cat /proc/self/status > /root.txt\n".to_owned();
+    if user != User::NoSub {
+        dockerfile.push_str("USER 1000\nRUN cat /proc/self/status > /tmp/user.txt\n");
+    }
+    fs_err::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    crate::support::chown_tree(&dir, cx.user);
+    cx.ok(["build", "-q", "-t", "confined-build", dir.to_str().unwrap()]);
+    let built = |file: &str| confinement(&cx.ok(["run", "--rm", "confined-build", "cat", file]));
+    assert_eq!(built("/root.txt"), root_set, "a build's RUN");
+    if user != User::NoSub {
+        assert_eq!(
+            built("/tmp/user.txt"),
+            user_set,
+            "a build's RUN as USER 1000"
+        );
+        assert_eq!(run(&["-u", "1000"]), user_set, "-u 1000");
+        let mut exec = vec!["exec", "-u", "1000", "confined"];
+        exec.extend(status);
+        assert_eq!(confinement(&cx.ok(&exec)), user_set, "exec -u 1000");
+    }
+    cx.ok(["rm", "-f", "confined"]);
+
+    // One program per profile, kept: the default's, and a wider one for --cap-add SYS_ADMIN.
+    let programs = || -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = fs_err::read_dir(cx.root().join("seccomp"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        found.sort();
+        found
+    };
+    let before = programs();
+    assert!(
+        before
+            .iter()
+            .all(|p| p.extension().is_some_and(|e| e == "bpf")),
+        "{before:?}"
+    );
+    run(&["--cap-add", "SYS_ADMIN"]);
+    assert_eq!(programs().len(), before.len() + 1, "{:?}", programs());
+    // A damaged program is compiled again, never loaded.
+    for program in programs() {
+        fs_err::write(&program, b"bad").unwrap();
+    }
+    assert_eq!(run(&[]), root_set);
+    let refused = cx.run([
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "busybox unshare -U true; echo unshare=$?",
+    ]);
+    assert_eq!(refused.stdout(), "unshare=1\n", "{}", refused.describe());
+}
+
+as_users!(seccomp_in_every_process =>
+    seccomp_in_every_process_as_sub: Sub,
+    seccomp_in_every_process_as_nosub: NoSub,
+    seccomp_in_every_process_as_root: Root,
+);
+
 // ---------------------------------------------------------------------------------------------
 // 7. Robustness: a monitor killed under a running container
 // ---------------------------------------------------------------------------------------------
