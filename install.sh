@@ -35,7 +35,8 @@ bin="target/release/berth"
 install -d "$PREFIX/bin" "$PREFIX/share/man/man1" \
   "$PREFIX/share/bash-completion/completions" "$PREFIX/share/zsh/site-functions" \
   "$PREFIX/share/fish/vendor_completions.d"
-install -m 0755 "$bin" "$PREFIX/bin/berth"
+# Stripped here: the release profile keeps symbols for contrib/layout/record.sh.
+install -s -m 0755 "$bin" "$PREFIX/bin/berth"
 generated=$(mktemp -d)
 trap 'rm -rf "$generated"' EXIT
 "$bin" __generate man "$generated/man"
