@@ -249,7 +249,7 @@ impl<'a> Executor<'a> {
         work: impl FnOnce(&Path) -> Result<T>,
     ) -> Result<T> {
         let paths = rootfs::paths(&self.runtime.store, record);
-        rootfs::mount_rootfs(&paths).map_err(fail)?;
+        rootfs::mount_rootfs(&paths, false).map_err(fail)?;
         let outcome = work(&paths.merged);
         rootfs::unmount_rootfs(&paths);
         outcome

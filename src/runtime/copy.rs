@@ -223,7 +223,7 @@ fn enter_stopped(runtime: &Runtime, record: &ContainerRecord) -> Result<(), Runt
     crate::userns::enter().map_err(|e| RuntimeError::Invalid(e.to_string()))?;
     launch::prepare_namespaces()?;
     let paths = rootfs::paths(&runtime.store, record);
-    rootfs::mount_rootfs(&paths)?;
+    rootfs::mount_rootfs(&paths, false)?;
     nix::unistd::chroot(&paths.merged).map_err(|e| RuntimeError::Sys("chroot", e))?;
     std::env::set_current_dir("/")
         .map_err(|e| RuntimeError::io("failed to enter", Path::new("/"), e))

@@ -1814,6 +1814,56 @@ as_users!(volumes =>
     volumes_named_anonymous_and_from_the_image_as_root: Root,
 );
 
+/// The options of the container's root mount, as it sees them.
+fn root_mount_options(cx: &TestContext, flags: &[&str]) -> (String, Vec<String>) {
+    let mut args = vec!["run"];
+    args.extend_from_slice(flags);
+    args.extend(["busybox", "cat", "/proc/self/mounts"]);
+    let mounts = cx.ok(&args);
+    let root = mounts
+        .lines()
+        .find(|l| l.split(' ').nth(1) == Some("/"))
+        .unwrap_or_else(|| panic!("no root mount:\n{mounts}"));
+    let fields: Vec<&str> = root.split(' ').collect();
+    (
+        fields[2].to_owned(),
+        fields[3].split(',').map(str::to_owned).collect(),
+    )
+}
+
+/// A `--rm` container's writable layer is thrown away, so its overlay is volatile: no syncs of
+/// the store's file system (its own fsyncs included, and none at unmount). A kept container's
+/// layer keeps them.
+fn rm_overlay_is_volatile(user: User) {
+    let cx = busybox(user);
+    let (kind, options) = root_mount_options(&cx, &["--rm"]);
+    if kind != "overlay" {
+        eprintln!("skipped: the root is {kind} (fuse-overlayfs has no volatile mode)");
+        return;
+    }
+    // Newer kernels show `volatile` as `fsync=volatile`.
+    let volatile = |options: &[String]| {
+        options
+            .iter()
+            .any(|o| o == "volatile" || o == "fsync=volatile")
+    };
+    assert!(volatile(&options), "{options:?}");
+    let (_, options) = root_mount_options(&cx, &["--name", "kept"]);
+    assert!(!volatile(&options), "{options:?}");
+    // The kept container's layer mounts again (no volatile marker blocks it), and so does a
+    // fresh --rm one.
+    assert!(cx.ok(["start", "-a", "kept"]).contains(" / "));
+    cx.ok(["run", "--rm", "busybox", "sh", "-c", "echo x > /f && sync"]);
+    cx.ok(["rm", "kept"]);
+    cx.assert_store_clean();
+}
+
+as_users!(rm_overlay_is_volatile =>
+    rm_overlay_is_volatile_as_sub: Sub,
+    rm_overlay_is_volatile_as_nosub: NoSub,
+    rm_overlay_is_volatile_as_root: Root,
+);
+
 /// Docker's `--rm` removes the container's anonymous volumes with it.
 #[test]
 fn rm_flag_removes_anonymous_volumes() {

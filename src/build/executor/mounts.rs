@@ -263,7 +263,7 @@ impl Executor<'_> {
             source.id = util::ids::random_hex(32);
             source.layers = fs.layers.iter().map(|l| l.chain_id.clone()).collect();
             let paths = rootfs::paths(&self.runtime.store, &source);
-            rootfs::mount_rootfs(&paths).map_err(fail)?;
+            rootfs::mount_rootfs(&paths, false).map_err(fail)?;
             sources.push(source);
             let inner = mount.source.clone().unwrap_or_default();
             record.host_config.mounts.push(MountSpec {
