@@ -26,7 +26,8 @@ use crate::registry::pull::PullPolicy;
 use crate::runtime::monitor::{self, StepOutput};
 use crate::runtime::{Runtime, rootfs, user};
 use crate::storage::containers::{
-    ContainerConfig, ContainerRecord, HostConfig, MountSpec, Resources, RestartPolicy, State,
+    BUILD_LABEL, ContainerConfig, ContainerRecord, HostConfig, MountSpec, Resources, RestartPolicy,
+    State,
 };
 use crate::storage::diff::{self, DiffOptions};
 use crate::storage::unpack::UnpackOptions;
@@ -40,9 +41,6 @@ type Result<T> = std::result::Result<T, BuildError>;
 
 /// Where a single-ID build's RUN finds berth's apt configuration (in /dev: never a layer).
 const APT_CONFIG: &str = "/dev/berth-apt.conf";
-
-/// The label that marks a build's working containers (hidden from `ps`).
-pub const BUILD_LABEL: &str = "io.berth.build";
 
 fn fail(error: impl std::fmt::Display) -> BuildError {
     BuildError::executor(error.to_string())

@@ -67,7 +67,7 @@ pub fn supervise(runtime: &Runtime, id: &str, mut mode: Mode) -> Result<i32, Run
     launch::delete_stale(id, &runtime.state_root);
     network::end_stale_helper(&record);
     let outcome = launch::prepare_namespaces()
-        .and_then(|()| rootfs::mount_rootfs(&paths, record.host_config.auto_remove).map(|_| ()))
+        .and_then(|()| rootfs::mount_rootfs(&paths, record.layer_is_throwaway()).map(|_| ()))
         .and_then(|()| supervise_mounted(runtime, &record, &paths.merged, &mut mode));
     rootfs::unmount_rootfs(&paths);
     launch::delete_stale(id, &runtime.state_root);

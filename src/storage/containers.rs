@@ -443,6 +443,17 @@ pub struct ContainerRecord {
     pub create_command: Vec<String>,
 }
 
+/// The label that marks a build's working containers (hidden from `ps`).
+pub const BUILD_LABEL: &str = "io.berth.build";
+
+impl ContainerRecord {
+    /// Whether its writable layer outlives no run: a `--rm` container's is deleted, a build
+    /// step's is committed as a layer or deleted. Nothing needs it synced to disk.
+    pub fn layer_is_throwaway(&self) -> bool {
+        self.host_config.auto_remove || self.config.labels.contains_key(BUILD_LABEL)
+    }
+}
+
 impl Store {
     /// The directory of a container.
     pub fn container_dir(&self, id: &str) -> PathBuf {

@@ -1855,6 +1855,38 @@ fn rm_overlay_is_volatile(user: User) {
     assert!(cx.ok(["start", "-a", "kept"]).contains(" / "));
     cx.ok(["run", "--rm", "busybox", "sh", "-c", "echo x > /f && sync"]);
     cx.ok(["rm", "kept"]);
+
+    // A build's RUN too (its layer is committed from the upper dir, never kept as is), and
+    // the working container mounts again for the steps after it.
+    let dir = cx.work().join("volatile-build");
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nRUN grep ' / ' /proc/self/mounts > /run-mount\nCOPY Dockerfile /\n\
+         RUN echo again > /again\n",
+    )
+    .unwrap();
+    crate::support::chown_tree(&dir, cx.user);
+    cx.ok(["build", "-q", "-t", "volatile-build", dir.to_str().unwrap()]);
+    let built = cx.ok([
+        "run",
+        "--rm",
+        "volatile-build",
+        "cat",
+        "/run-mount",
+        "/again",
+        "/Dockerfile",
+    ]);
+    let options: Vec<String> = built
+        .lines()
+        .next()
+        .and_then(|l| l.split(' ').nth(3))
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert!(volatile(&options), "{built}");
+    assert!(built.contains("\nagain\nFROM busybox"), "{built}");
     cx.assert_store_clean();
 }
 

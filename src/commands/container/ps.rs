@@ -31,7 +31,7 @@ pub(crate) fn run(args: ContainerLsArgs, session: &Session<'_>) -> anyhow::Resul
     records.retain(|r| {
         !r.config
             .labels
-            .contains_key(crate::build::executor::BUILD_LABEL)
+            .contains_key(crate::storage::containers::BUILD_LABEL)
     });
     records.sort_by_key(|r| std::cmp::Reverse(r.created));
     let show_all = args.all
