@@ -113,6 +113,24 @@ fn published_web_server(user: User) {
         );
     }
     assert!(no_helpers_of(&cx), "pasta outlived run --rm");
+    // A command that cannot start ends the helper that was starting beside it, in the
+    // foreground and in a detached monitor (regression: pasta outlived both).
+    let run = cx.run(["run", "--rm", "-p", &publish, "busybox", "nonexist"]);
+    assert_eq!(run.code(), 127, "{}", run.describe());
+    let run = cx.run([
+        "run", "-d", "--name", "broken", "-p", &publish, "busybox", "nonexist",
+    ]);
+    assert_eq!(run.code(), 127, "{}", run.describe());
+    assert!(
+        port_is_free(port),
+        "port {port} is still bound after a failed start"
+    );
+    assert!(no_helpers_of(&cx), "pasta outlived a failed start");
+    assert_eq!(
+        cx.ok(["ps", "-a", "-q"]),
+        "",
+        "a failed run left its container"
+    );
 }
 
 as_users!(published_web_server =>

@@ -307,7 +307,17 @@ impl Network {
     pub fn release(&mut self) {
         self.begin_release();
         self.tap_deleted = false;
-        self.pending = None;
+        // A helper still starting (the container failed before it was needed) is waited for
+        // and ended too: pasta outlives its namespace (--no-netns-quit).
+        match self.pending.take() {
+            Some(Pending::Pasta(starting)) => {
+                if let Ok(process) = starting.wait() {
+                    end_helper(process);
+                }
+            }
+            Some(Pending::Slirp(starting)) => starting.end(),
+            None => {}
+        }
         match self.helper.take() {
             Some(Running::Pasta(process)) => end_helper(process),
             Some(Running::Slirp(running)) => running.end(),

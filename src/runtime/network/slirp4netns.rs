@@ -103,6 +103,11 @@ pub fn start(netns: &OwnedFd, api: &Path) -> Result<Starting, RuntimeError> {
 }
 
 impl Starting {
+    /// Ends slirp4netns before it was needed.
+    pub fn end(self) {
+        self.running.end();
+    }
+
     /// Waits until the tap device is configured, then forwards `ports`.
     pub fn wait(mut self, ports: &[PortMapping]) -> Result<Running, RuntimeError> {
         let mut byte = [0u8; 1];
