@@ -77,7 +77,13 @@ pub fn prepare(spec: &mut Spec, cache_dir: &Path, bundle: &Path) -> Result<(), R
 pub fn executor_for(bundle: &Path) -> Result<FilterExecutor, RuntimeError> {
     let path = bundle.join(FILTER_FILE);
     match fs_err::read(&path) {
-        Ok(program) => FilterExecutor::new(&program),
+        Ok(program) => FilterExecutor::new(&program).ok_or_else(|| {
+            RuntimeError::Invalid(format!(
+                "the seccomp program `{}` is damaged ({} bytes): remove it and start the container again",
+                path.display(),
+                program.len()
+            ))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FilterExecutor::default()),
         Err(e) => Err(RuntimeError::io("failed to read", &path, e)),
     }
@@ -90,12 +96,10 @@ pub struct FilterExecutor {
 }
 
 impl FilterExecutor {
-    fn new(program: &[u8]) -> Result<Self, RuntimeError> {
+    /// The executor for `program`, unless it is not whole instructions.
+    fn new(program: &[u8]) -> Option<Self> {
         if program.is_empty() || program.len() % INSTRUCTION != 0 {
-            return Err(RuntimeError::Invalid(format!(
-                "a compiled seccomp program of {} bytes is not whole: remove the store's `seccomp` directory",
-                program.len()
-            )));
+            return None;
         }
         let instructions = program
             .chunks_exact(INSTRUCTION)
@@ -106,7 +110,7 @@ impl FilterExecutor {
                 k: u32::from_ne_bytes([i[4], i[5], i[6], i[7]]),
             })
             .collect();
-        Ok(Self {
+        Some(Self {
             program: Some(instructions),
         })
     }
@@ -448,9 +452,9 @@ mod tests {
         let program = compile(&security::default_seccomp()).unwrap();
         assert!(program.len() > 100 * INSTRUCTION, "{}", program.len());
         assert_eq!(program.len() % INSTRUCTION, 0);
-        assert!(FilterExecutor::new(&program).is_ok());
-        assert!(FilterExecutor::new(&program[..program.len() - 1]).is_err());
-        assert!(FilterExecutor::new(&[]).is_err());
+        assert!(FilterExecutor::new(&program).is_some());
+        assert!(FilterExecutor::new(&program[..program.len() - 1]).is_none());
+        assert!(FilterExecutor::new(&[]).is_none());
     }
 
     /// `value` is the mask of a masked comparison, as in runc: `clone` is allowed only when

@@ -198,9 +198,9 @@ pub fn build(inputs: &SpecInputs<'_>) -> Result<Spec, RuntimeError> {
         },
         "linux": linux,
     });
-    // Only when asked: libcontainer loads seccomp before dropping capabilities only when
-    // noNewPrivileges is absent, and without our default caps (no CAP_SYS_ADMIN) a later
-    // load would fail. Setuid programs keep working, as in Docker.
+    // Only when asked, as in Docker: setuid programs keep working. (The seccomp filter is
+    // loaded either way: runtime::seccomp grants CAP_SYS_ADMIN for the load when the bit is
+    // off.)
     if no_new_privileges {
         spec["process"]["noNewPrivileges"] = Value::Bool(true);
     }
