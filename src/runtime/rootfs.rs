@@ -135,10 +135,8 @@ mod tests {
             MsFlags::MS_REC | MsFlags::MS_PRIVATE,
             None::<&str>,
         );
-        let dir = std::env::temp_dir().join(format!(
-            "berth-volatile-{}",
-            crate::util::ids::random_hex(6)
-        ));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let paths = RootfsPaths {
             merged: dir.join("merged"),
             upper: dir.join("upper"),
@@ -151,7 +149,6 @@ mod tests {
         unmount_rootfs(&paths);
         let fuse = mount_rootfs(&paths, false).expect("second mount");
         unmount_rootfs(&paths);
-        let _ = fs::remove_dir_all(&dir);
         assert!(!fuse, "the second mount fell back to fuse-overlayfs");
     }
 }

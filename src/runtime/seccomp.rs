@@ -54,7 +54,8 @@ pub fn prepare(spec: &mut Spec, cache_dir: &Path, bundle: &Path) -> Result<(), R
     let filter_file = bundle.join(FILTER_FILE);
     let profile = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     let Some(profile) = profile.filter(compilable) else {
-        return remove_if_present(&filter_file);
+        return crate::util::fs::remove_all(&filter_file)
+            .map_err(|e| RuntimeError::io("failed to remove", &filter_file, e));
     };
     let program = cached_program(&profile, cache_dir)?;
     link_atomically(&program, &filter_file)?;
@@ -418,15 +419,6 @@ fn install(program: &[libc::sock_filter]) -> Result<(), nix::errno::Errno> {
         Ok(())
     } else {
         Err(nix::errno::Errno::last())
-    }
-}
-
-fn remove_if_present(path: &Path) -> Result<(), RuntimeError> {
-    match fs_err::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(RuntimeError::io("failed to remove", path, e))
-        }
-        _ => Ok(()),
     }
 }
 
