@@ -511,16 +511,29 @@ impl Store {
     pub fn create_container(&self, _lock: &WriteLock, record: &ContainerRecord) -> Result<()> {
         let dir = self.container_dir(&record.id);
         fs::create_dir_all(&dir).map_err(io_error("failed to create", &dir))?;
-        self.save_container(record)
+        let path = self.record_path(&record.id);
+        let text = serde_json::to_vec_pretty(record).unwrap_or_default();
+        util::fs::atomic_write(&path, &text).map_err(io_error("failed to write", &path))
     }
 
     /// Replaces a record atomically. Monitors update state without the store lock: each
     /// container's record has a single writer at a time (its monitor, or the command that
     /// holds the store lock while the container is not running).
+    ///
+    /// A throwaway container's changes of state (running, exited) are not synced: it does not
+    /// outlive a crash (its layer is mounted volatile, and it is removed when it ends), and
+    /// each sync cost a `run --rm` a fraction of a millisecond, four times. Its record was
+    /// synced once, when it was created, so it is never lost, only perhaps out of date, which
+    /// `ps` corrects from the process table.
     pub fn save_container(&self, record: &ContainerRecord) -> Result<()> {
         let path = self.record_path(&record.id);
         let text = serde_json::to_vec_pretty(record).unwrap_or_default();
-        util::fs::atomic_write(&path, &text).map_err(io_error("failed to write", &path))
+        let write = if record.layer_is_throwaway() {
+            util::fs::atomic_write_unsynced
+        } else {
+            util::fs::atomic_write
+        };
+        write(&path, &text).map_err(io_error("failed to write", &path))
     }
 
     /// Reads, changes and saves a record.
