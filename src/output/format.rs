@@ -715,12 +715,46 @@ fn command_value(
         args.extend(piped);
         return call(name, &args);
     }
+    // Docker's `{{.Label "key"}}` (ps, volume ls): the one method its list rows have.
+    if let (Arg::Field(path), [key], None) = (first, &command[1..], &piped) {
+        if let Some((_, owner)) = path.split_last().filter(|(last, _)| *last == "Label") {
+            let key = text_of(&arg_value(key, scope)?);
+            return Ok(Value::String(label(&lookup(&scope.dot, owner), &key)));
+        }
+    }
     if command.len() > 1 || piped.is_some() {
         return Err(FormatError::Execute(
             "can't give argument to non-function".to_owned(),
         ));
     }
     arg_value(first, scope)
+}
+
+/// The value of label `key` of a row whose `Labels` is a map, or Docker's `k=v,k2=v2` text
+/// (a piece without `=` belongs to the value before it); empty when it has none.
+fn label(row: &Value, key: &str) -> String {
+    match row.get("Labels") {
+        Some(Value::Object(map)) => map.get(key).map(text_of).unwrap_or_default(),
+        Some(Value::String(text)) => {
+            let mut pairs: Vec<(String, String)> = Vec::new();
+            for piece in text.split(',') {
+                match (piece.split_once('='), pairs.last_mut()) {
+                    (None, Some((_, value))) => {
+                        value.push(',');
+                        value.push_str(piece);
+                    }
+                    (Some((k, v)), _) => pairs.push((k.to_owned(), v.to_owned())),
+                    (None, None) => pairs.push((piece.to_owned(), String::new())),
+                }
+            }
+            pairs
+                .into_iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v)
+                .unwrap_or_default()
+        }
+        _ => String::new(),
+    }
 }
 
 fn arg_value(arg: &Arg, scope: &mut Scope) -> Result<Value, FormatError> {
@@ -1062,6 +1096,20 @@ mod tests {
         assert_eq!(render("{{.Null}}", &item), "<nil>");
         assert_eq!(render("{{.N}}", &item), "3");
         assert_eq!(render("{{index .Config.Labels \"a\"}}", &item), "1");
+        assert_eq!(render("{{.Config.Label \"b\"}}", &item), "2");
+        let row = json!({"Names": "web", "Labels": "app=x,list=a,b,solo="});
+        assert_eq!(render("{{.Label \"app\"}}", &row), "x");
+        assert_eq!(
+            render(
+                "{{.Label \"list\"}}|{{.Label \"solo\"}}|{{.Label \"none\"}}",
+                &row
+            ),
+            "a,b||"
+        );
+        assert_eq!(
+            render("{{.Names}} {{.Label \"app\" | upper}}", &row),
+            "web X"
+        );
         assert_eq!(render("{{index .Config.Cmd 1}}", &item), "-c");
         assert_eq!(
             render("{{join .Config.Cmd \",\"}}", &item),

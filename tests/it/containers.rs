@@ -1343,6 +1343,18 @@ fn configuration(user: User) {
         ]),
         ""
     );
+    // Docker's `.Label` method in templates.
+    assert_eq!(
+        cx.ok([
+            "ps",
+            "-a",
+            "--filter",
+            "label=team",
+            "--format",
+            "{{.Names}} {{.Label \"team\"}}|{{.Label \"solo\"}}|{{.Label \"none\"}}"
+        ]),
+        "labelled blue||\n"
+    );
 
     // The network: pasta's copy of the host's interface by default; only lo (up) with
     // --network none; the host's with --network host.
@@ -2502,6 +2514,25 @@ fn exec_detached_outlives_the_command() {
     let missing = cx.run(["exec", "-d", "host", "nosuchcmd"]);
     expect_code(&missing, 127);
     expect_stderr(&missing, "executable file not found");
+
+    // -w names a directory of the container: exec does not create it (run does), and fails
+    // as Docker's does when it is missing or not a directory.
+    assert_eq!(
+        cx.ok(["exec", "-w", "/bin", "host", "sh", "-c", "pwd"]),
+        "/bin\n"
+    );
+    for (mode, dir, reason) in [
+        ("-i", "/nowhere", "no such file or directory"),
+        ("-d", "/nowhere", "no such file or directory"),
+        ("-i", "/bin/busybox", "not a directory"),
+    ] {
+        let run = cx.run(["exec", mode, "-w", dir, "host", "true"]);
+        expect_code(&run, 126);
+        expect_stderr(&run, &format!("chdir to cwd (\"{dir}\")"));
+        expect_stderr(&run, reason);
+    }
+    cx.run(["exec", "-w", "relative", "host", "true"])
+        .failure_with("needs to be an absolute path");
 }
 
 // ---------------------------------------------------------------------------------------------
