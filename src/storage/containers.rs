@@ -511,9 +511,7 @@ impl Store {
     pub fn create_container(&self, _lock: &WriteLock, record: &ContainerRecord) -> Result<()> {
         let dir = self.container_dir(&record.id);
         fs::create_dir_all(&dir).map_err(io_error("failed to create", &dir))?;
-        let path = self.record_path(&record.id);
-        let text = serde_json::to_vec_pretty(record).unwrap_or_default();
-        util::fs::atomic_write(&path, &text).map_err(io_error("failed to write", &path))
+        self.write_record(record, util::fs::atomic_write)
     }
 
     /// Replaces a record atomically. Monitors update state without the store lock: each
@@ -526,13 +524,23 @@ impl Store {
     /// synced once, when it was created, so it is never lost, only perhaps out of date, which
     /// `ps` corrects from the process table.
     pub fn save_container(&self, record: &ContainerRecord) -> Result<()> {
+        self.write_record(
+            record,
+            if record.layer_is_throwaway() {
+                util::fs::atomic_write_unsynced
+            } else {
+                util::fs::atomic_write
+            },
+        )
+    }
+
+    fn write_record(
+        &self,
+        record: &ContainerRecord,
+        write: fn(&std::path::Path, &[u8]) -> std::io::Result<()>,
+    ) -> Result<()> {
         let path = self.record_path(&record.id);
         let text = serde_json::to_vec_pretty(record).unwrap_or_default();
-        let write = if record.layer_is_throwaway() {
-            util::fs::atomic_write_unsynced
-        } else {
-            util::fs::atomic_write
-        };
         write(&path, &text).map_err(io_error("failed to write", &path))
     }
 

@@ -176,7 +176,7 @@ mod tests {
             write(&path, b"old").unwrap();
             // Renaming a file over a directory fails after the temp file was written.
             let blocked = dir.path().join("blocked");
-            fs::create_dir(blocked.join("")).unwrap();
+            fs::create_dir(&blocked).unwrap();
             fs::write(blocked.join("inside"), b"x").unwrap();
             assert!(write(&blocked, b"new").is_err());
             assert_eq!(fs::read(&path).unwrap(), b"old");
