@@ -493,6 +493,61 @@ fn compose_foreground_up_stops_on_ctrl_c() {
 /// `pull` fetches the service images, `build` makes the built one, `stop` stops every
 /// container (they stay), `start` starts them again in dependency order, `restart SERVICE`
 /// restarts one (a new process), and `down --rmi all` removes the images too.
+/// `compose stop` and `down` stop dependents before what they depend on (the compose spec's
+/// order). The dependency logs its end at once, the dependent only after half a second: stopped
+/// all at once, the log would read `db` before `app`.
+#[test]
+fn compose_stops_dependents_first() {
+    require_users!();
+    let cx = TestContext::new(User::Sub);
+    cx.import_busybox("busybox");
+    let looping = |name: &str, delay: &str| {
+        format!(
+            "sh -c 'trap \"sleep {delay}; echo {name} >> /order/log; exit 0\" TERM; while true; do sleep 0.1; done'"
+        )
+    };
+    let file = project(
+        &cx,
+        "ordered",
+        &[
+            (
+                "compose.yaml",
+                &format!(
+                    "services:\n  app:\n    image: busybox\n    command: {}\n    volumes: [./order:/order]\n    depends_on: [db]\n  db:\n    image: busybox\n    command: {}\n    volumes: [./order:/order]\n",
+                    looping("app", "0.5"),
+                    looping("db", "0")
+                ),
+            ),
+            ("order/.keep", ""),
+        ],
+    );
+    let log = file.parent().unwrap().join("order/log");
+    let file = file.to_str().unwrap();
+    let compose = |args: &[&str]| {
+        let mut all = vec!["compose", "-f", file];
+        all.extend_from_slice(args);
+        cx.run(all)
+    };
+    let running = || cx.ok(["ps", "-q"]).lines().count();
+    compose(&["up", "-d"]).success();
+    assert_eq!(running(), 2);
+    let stopped = compose(&["stop"]);
+    assert_eq!(stopped.code(), 0, "{}", stopped.describe());
+    assert_eq!(fs_err::read_to_string(&log).unwrap(), "app\ndb\n");
+    let said = stopped.stderr();
+    let at = |text: &str| said.find(text).unwrap_or_else(|| panic!("{text}: {said}"));
+    assert!(
+        at("ordered-app-1  Stopped") < at("ordered-db-1  Stopping"),
+        "{said}"
+    );
+
+    compose(&["up", "-d"]).success();
+    assert_eq!(running(), 2);
+    compose(&["down", "-t", "5"]).success();
+    assert_eq!(fs_err::read_to_string(&log).unwrap(), "app\ndb\napp\ndb\n");
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+}
+
 #[test]
 fn compose_pull_build_stop_start_restart() {
     require_users!();

@@ -30,10 +30,20 @@ pub(super) fn down(
             "{orphans} orphan container(s) of this project remain: run with --remove-orphans to remove them"
         ));
     }
-    for record in records.iter().filter(|r| rt::is_running(r)) {
-        progress(session, "Container", &record.name, "Stopping");
+    // Dependents first, as the compose spec stops them; the records are then removed in
+    // that order too.
+    let waves = super::stop_waves(project, &records);
+    for wave in &waves {
+        let running: Vec<&ContainerRecord> = wave.iter().filter(|r| rt::is_running(r)).collect();
+        for record in &running {
+            progress(session, "Container", &record.name, "Stopping");
+        }
+        stop_all(&store, wave, args.timeout);
+        for record in &running {
+            progress(session, "Container", &record.name, "Stopped");
+        }
     }
-    stop_all(&store, &records, args.timeout);
+    let records: Vec<ContainerRecord> = waves.into_iter().flatten().collect();
     let pod = project_pod(&store, project)?;
     // A pod still holding orphans stays.
     let pod = pod.filter(|_| orphans == 0);
@@ -103,7 +113,7 @@ pub(super) fn down(
     Ok(ExitStatus(code))
 }
 
-/// `compose stop [SERVICE…]`: the containers stop at once (the pod keeps its network).
+/// `compose stop [SERVICE…]`: dependents first, each wave at once (the pod keeps its network).
 pub(super) fn stop(
     steps: &Steps<'_>,
     project: &Project,
@@ -120,12 +130,15 @@ pub(super) fn stop(
         .filter(rt::is_running)
         .filter(|r| super::of_services(r, &selected))
         .collect();
-    for record in &records {
-        progress(session, "Container", &record.name, "Stopping");
-    }
-    stop_all(&store, &records, timeout);
-    for record in &records {
-        progress(session, "Container", &record.name, "Stopped");
+    // Dependents first, as the compose spec stops them.
+    for wave in super::stop_waves(project, &records) {
+        for record in &wave {
+            progress(session, "Container", &record.name, "Stopping");
+        }
+        stop_all(&store, &wave, timeout);
+        for record in &wave {
+            progress(session, "Container", &record.name, "Stopped");
+        }
     }
     Ok(ExitStatus::SUCCESS)
 }

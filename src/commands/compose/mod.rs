@@ -122,6 +122,42 @@ fn of_services(record: &ContainerRecord, services: &[&Service]) -> bool {
         .is_some_and(|name| services.iter().any(|service| &service.name == name))
 }
 
+/// `records` in the order the compose spec stops them: a service's containers only once every
+/// service that depends on it has stopped. Each wave stops at once; the first holds what
+/// nothing depends on (one-off containers and orphans among them).
+fn stop_waves(project: &Project, records: &[ContainerRecord]) -> Vec<Vec<ContainerRecord>> {
+    let service_of = |r: &ContainerRecord| r.config.labels.get(SERVICE_LABEL).cloned();
+    let depends = |dependent: &ContainerRecord, dependency: &ContainerRecord| {
+        let (Some(dependent), Some(dependency)) = (service_of(dependent), service_of(dependency))
+        else {
+            return false;
+        };
+        project
+            .services
+            .iter()
+            .find(|s| s.name == dependent)
+            .is_some_and(|s| s.depends_on.contains_key(&dependency))
+    };
+    let mut left: Vec<ContainerRecord> = records.to_vec();
+    let mut waves = Vec::new();
+    while !left.is_empty() {
+        let (mut wave, rest): (Vec<_>, Vec<_>) = left
+            .iter()
+            .cloned()
+            .partition(|r| !left.iter().any(|other| depends(other, r)));
+        // Dependencies have no cycles (the file was checked), so a wave is never empty; this
+        // only guards the loop.
+        if wave.is_empty() {
+            wave = rest;
+            left = Vec::new();
+        } else {
+            left = rest;
+        }
+        waves.push(wave);
+    }
+    waves
+}
+
 /// The project's pod: named after the project, and labelled as its own.
 fn project_pod(store: &Store, project: &Project) -> anyhow::Result<Option<PodRecord>> {
     let Some(pod) = store
