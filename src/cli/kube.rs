@@ -10,6 +10,16 @@ pub enum KubeCommand {
     Generate(KubeGenerateArgs),
     /// Create pods and their containers from a Kubernetes YAML file (Pod, Deployment, ConfigMap)
     Play(KubePlayArgs),
+    /// Stop and remove the pods a Kubernetes YAML file describes (same as `kube play --down`)
+    Down(KubeDownArgs),
+}
+
+/// `kube down`
+#[derive(Debug, clap::Args)]
+pub struct KubeDownArgs {
+    /// The Kubernetes YAML file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 /// `kube generate`

@@ -166,6 +166,18 @@ fn generate_then_play_round_trip(user: User) {
     assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
     assert_eq!(cx.ok(["pod", "ls", "-q"]), "");
     assert!(cx.ok(["volume", "ls", "-q"]).contains("shopdata"));
+
+    // Podman's `kube down` is the same.
+    cx.run(["kube", "play", file.to_str().unwrap()]).success();
+    assert_eq!(cx.ok(["pod", "ls", "-q"]).lines().count(), 1);
+    let down = cx.run(["kube", "down", file.to_str().unwrap()]).success();
+    assert!(
+        down.stdout().starts_with("Pods stopped:\n"),
+        "{}",
+        down.describe()
+    );
+    assert_eq!(cx.ok(["ps", "-a", "-q"]), "");
+    assert_eq!(cx.ok(["pod", "ls", "-q"]), "");
 }
 
 as_users!(generate_then_play_round_trip =>
