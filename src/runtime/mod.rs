@@ -28,7 +28,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use crate::storage::Store;
-use crate::storage::containers::{ContainerRecord, Status};
+use crate::storage::containers::{ContainerRecord, PortMapping, Status};
 use crate::util;
 
 /// Errors of the runtime, with Docker's exit code conventions attached by the caller.
@@ -132,6 +132,24 @@ pub fn is_running(record: &ContainerRecord) -> bool {
         .state
         .pid
         .is_some_and(|pid| util::process::is_same_process(pid, record.state.pid_start))
+}
+
+/// The host ports through which a running container is reached: its own, or, for a member of
+/// a pod (compose projects, `kube play`, `run --pod`), the ports its pod publishes while the
+/// pod's infra runs, as Podman shows them for every member. Empty when it is not running.
+pub fn published_ports(store: &Store, record: &ContainerRecord) -> Vec<PortMapping> {
+    if !is_running(record) {
+        return Vec::new();
+    }
+    match network::Mode::parse(&record.host_config.network_mode) {
+        Ok(network::Mode::Pod(id)) => store
+            .load_pod(&id)
+            .ok()
+            .filter(|p| pod::infra_pid(p).is_some())
+            .map(|p| p.ports)
+            .unwrap_or_default(),
+        _ => record.state.ports.clone(),
+    }
 }
 
 /// Whether the record's monitor is still alive.

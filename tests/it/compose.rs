@@ -124,6 +124,30 @@ fn two_services_up_exec_logs_down(user: User) {
         out.contains(&format!("127.0.0.1:{port}->8080/tcp")),
         "{out}"
     );
+    // Plain ps, port and inspect show the ports the project's pod publishes, as Podman does.
+    assert_eq!(
+        cx.ok([
+            "ps",
+            "--filter",
+            "name=demo-web-1",
+            "--format",
+            "{{.Ports}}"
+        ]),
+        format!("127.0.0.1:{port}->8080/tcp\n")
+    );
+    assert_eq!(
+        cx.ok(["port", "demo-web-1"]),
+        format!("8080/tcp -> 127.0.0.1:{port}\n")
+    );
+    assert_eq!(
+        cx.ok([
+            "inspect",
+            "--format",
+            "{{json .NetworkSettings.Ports}}",
+            "demo-web-1"
+        ]),
+        format!("{{\"8080/tcp\":[{{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"{port}\"}}]}}\n")
+    );
     let logs = eventually("the client's log", Duration::from_secs(10), || {
         let out = cx
             .run_with_env(["compose", "-f", file, "logs", "client"], &env)

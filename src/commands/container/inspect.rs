@@ -137,7 +137,7 @@ pub(crate) fn inspect(store: &Store, record: &ContainerRecord) -> Value {
             "StopTimeout": record.config.stop_timeout,
         },
         "NetworkSettings": {
-            "Ports": port_map(&record.state.ports),
+            "Ports": port_map(&crate::runtime::published_ports(store, record)),
             "IPAddress": "",
             "Networks": { record.host_config.network_mode.clone(): {} },
         },

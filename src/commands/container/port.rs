@@ -12,11 +12,7 @@ pub(crate) fn run(args: ContainerPortArgs, session: &Session<'_>) -> anyhow::Res
     let store =
         existing_store(session).ok_or_else(|| super::NoSuchContainer(args.container.clone()))?;
     let record = resolve(&store, &args.container)?;
-    let ports = if runtime::is_running(&record) {
-        record.state.ports.clone()
-    } else {
-        Vec::new()
-    };
+    let ports = runtime::published_ports(&store, &record);
     let printer = &session.cx.printer;
     match &args.port {
         None => {

@@ -72,7 +72,7 @@ pub(crate) fn run(args: ContainerLsArgs, session: &Session<'_>) -> anyhow::Resul
                 "RunningFor": human::ago(r.created, now),
                 "Status": status_text(r, now),
                 "State": r.state.status.as_str(),
-                "Ports": if runtime::is_running(r) { runtime::network::ports::summary(&r.state.ports) } else { String::new() },
+                "Ports": store.as_ref().map_or_else(String::new, |s| runtime::network::ports::summary(&runtime::published_ports(s, r))),
                 "Names": r.name,
                 "Labels": r.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
                 "Mounts": r.host_config.mounts.iter().map(|m| m.source.clone()).collect::<Vec<_>>().join(","),
