@@ -1,6 +1,6 @@
-//! `kube generate`, `kube play` and `kube down`: containers and pods to and from Kubernetes YAML (as in
-//! Podman). `play` creates its pods and their members from the host's user namespace, in
-//! namespace children, as `compose up` does (see `steps`).
+//! `kube generate`, `kube play` and `kube down`: containers and pods to and from Kubernetes
+//! YAML (as in Podman). `play` creates its pods and their members from the host's user
+//! namespace, in namespace children, as `compose up` does (see `steps`).
 
 mod generate;
 mod play;
