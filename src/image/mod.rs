@@ -31,15 +31,29 @@ pub enum ImageError {
         "conflict: unable to delete {0} (must be forced) - image is referenced in multiple repositories"
     )]
     MultipleRepositories(String),
-    /// The image is used by a container.
+    /// Removing by ID an image that a container uses.
     #[error(
-        "conflict: unable to delete {image} (must be forced) - image is being used by container {container}"
+        "conflict: unable to delete {image} (must be forced) - image is being used by {state} container {container}"
     )]
     InUse {
         /// Short image ID.
         image: String,
+        /// `running` or `stopped`.
+        state: &'static str,
         /// Short container ID.
         container: String,
+    },
+    /// Removing the last name of an image that a container uses.
+    #[error(
+        "conflict: unable to remove repository reference \"{name}\" (must force) - container {container} is using its referenced image {image}"
+    )]
+    ReferenceInUse {
+        /// The name as given.
+        name: String,
+        /// Short container ID.
+        container: String,
+        /// Short image ID.
+        image: String,
     },
     /// A malformed reference.
     #[error(transparent)]

@@ -105,6 +105,14 @@ pub struct RemoveOptions {
     pub force: bool,
 }
 
+/// A container that stands on an image, for [`remove`]'s refusal.
+pub struct ContainerUse {
+    /// Its short ID.
+    pub container: String,
+    /// Whether it runs.
+    pub running: bool,
+}
+
 /// `image rm TEXT`, with Docker's rules: by name untags (deleting with the last name); by ID
 /// removes all names, refusing names in several repositories unless forced.
 pub fn remove(
@@ -112,7 +120,7 @@ pub fn remove(
     lock: &WriteLock,
     text: &str,
     options: &RemoveOptions,
-    used_by: &dyn Fn(&Digest) -> Option<String>,
+    used_by: &dyn Fn(&Digest) -> Option<ContainerUse>,
 ) -> Result<Vec<RemoveEvent>> {
     let mut index = store.load_index()?;
     let resolved = resolve_in(store, &index, text).map_err(|error| match error {
@@ -141,10 +149,19 @@ pub fn remove(
         }
     };
     if !options.force {
-        if let Some(container) = used_by(&image.id) {
-            return Err(ImageError::InUse {
-                image: image.id.short().to_owned(),
-                container,
+        if let Some(user) = used_by(&image.id) {
+            let image = image.id.short().to_owned();
+            return Err(match &resolved.by_name {
+                Some(_) => ImageError::ReferenceInUse {
+                    name: text.to_owned(),
+                    container: user.container,
+                    image,
+                },
+                None => ImageError::InUse {
+                    image,
+                    state: if user.running { "running" } else { "stopped" },
+                    container: user.container,
+                },
             });
         }
     }

@@ -963,6 +963,40 @@ fn host_network_uses_the_hosts_hostname() {
 // 4. Names
 // ---------------------------------------------------------------------------------------------
 
+/// `image rm` refuses an image that a container stands on, in Docker's words for a name, and
+/// for an ID used by a stopped or a running container; `-f` removes it anyway.
+#[test]
+fn image_rm_refuses_an_image_in_use() {
+    require_users!();
+    let cx = busybox(User::Sub);
+    let image = cx.ok(["images", "-q", "busybox"]).trim().to_owned();
+    let stopped = cx.ok(["create", "busybox", "true"]).trim()[..12].to_owned();
+    let run = cx.run(["rmi", "busybox"]);
+    expect_code(&run, 1);
+    expect_stderr(
+        &run,
+        &format!(
+            "Error: conflict: unable to remove repository reference \"busybox\" (must force) - container {stopped} is using its referenced image {image}"
+        ),
+    );
+    let run = cx.run(["image", "rm", &image]);
+    expect_code(&run, 1);
+    expect_stderr(
+        &run,
+        &format!(
+            "conflict: unable to delete {image} (must be forced) - image is being used by stopped container {stopped}"
+        ),
+    );
+    let running = cx.ok(["run", "-d", "busybox", "sleep", "100"]).trim()[..12].to_owned();
+    cx.run(["rmi", &image]).failure_with(&format!(
+        "conflict: unable to delete {image} (must be forced) - image is being used by running container {running}"
+    ));
+    assert_eq!(cx.ok(["images", "-q"]), format!("{image}\n"));
+    cx.ok(["rm", "-f", &running, &stopped]);
+    cx.ok(["rmi", "busybox"]);
+    assert_eq!(cx.ok(["images", "-q"]), "");
+}
+
 #[test]
 fn names_collide_with_dockers_message() {
     require_users!();

@@ -2,7 +2,8 @@
 
 use super::super::{ExitStatus, Session};
 use crate::cli::ImageRmArgs;
-use crate::image::ops::{self, RemoveEvent, RemoveOptions};
+use crate::image::ImageError;
+use crate::image::ops::{self, ContainerUse, RemoveEvent, RemoveOptions};
 
 pub(crate) fn run(args: ImageRmArgs, session: &Session<'_>) -> anyhow::Result<ExitStatus> {
     let store = session.store()?;
@@ -10,15 +11,34 @@ pub(crate) fn run(args: ImageRmArgs, session: &Session<'_>) -> anyhow::Result<Ex
     let options = RemoveOptions { force: args.force };
     let containers = store.list_containers()?;
     let used_by = |image: &crate::oci::Digest| {
-        containers
-            .iter()
-            .find(|c| c.image_id == *image)
-            .map(|c| c.id[..12].to_owned())
+        let mut users = containers.iter().filter(|c| c.image_id == *image);
+        let first = users.next()?;
+        // Docker names a running user first.
+        let user = std::iter::once(first)
+            .chain(users)
+            .find(|c| crate::runtime::is_running(c))
+            .unwrap_or(first);
+        Some(ContainerUse {
+            container: user.id[..12].to_owned(),
+            running: crate::runtime::is_running(user),
+        })
     };
     let mut status = ExitStatus::SUCCESS;
     for text in &args.images {
         let name = super::pull::local_name(&store, text)?;
-        match ops::remove(&store, &lock, &name, &options, &used_by) {
+        // Docker's refusal quotes the name as typed, not the normalized one.
+        let removed =
+            ops::remove(&store, &lock, &name, &options, &used_by).map_err(|error| match error {
+                ImageError::ReferenceInUse {
+                    container, image, ..
+                } => ImageError::ReferenceInUse {
+                    name: text.clone(),
+                    container,
+                    image,
+                },
+                other => other,
+            });
+        match removed {
             Ok(events) => session
                 .cx
                 .printer
