@@ -11,13 +11,12 @@ pub(crate) fn run(args: ImageRmArgs, session: &Session<'_>) -> anyhow::Result<Ex
     let options = RemoveOptions { force: args.force };
     let containers = store.list_containers()?;
     let used_by = |image: &crate::oci::Digest| {
-        let mut users = containers.iter().filter(|c| c.image_id == *image);
-        let first = users.next()?;
+        let users: Vec<_> = containers.iter().filter(|c| c.image_id == *image).collect();
         // Docker names a running user first.
-        let user = std::iter::once(first)
-            .chain(users)
+        let user = users
+            .iter()
             .find(|c| crate::runtime::is_running(c))
-            .unwrap_or(first);
+            .or(users.first())?;
         Some(ContainerUse {
             container: user.id[..12].to_owned(),
             running: crate::runtime::is_running(user),
