@@ -170,7 +170,6 @@ fn prepare(
         .unwrap_or_else(|| record.config.working_dir.clone());
     let mut path_env = record.config.env.clone();
     path_env.extend(options.env.iter().cloned());
-    check_working_dir(&root, &working_dir)?;
     super::monitor::check_command(&root, &options.args, &working_dir, &path_env)?;
     let mut env: HashMap<String, String> = options
         .env
@@ -454,41 +453,5 @@ fn exec_tty(
                 _ => stdin_open = false,
             }
         }
-    }
-}
-
-/// `exec -w DIR` (or the image's WORKDIR) must name a directory of the container: unlike
-/// `run`, which creates it, `exec` fails as Docker's does, with exit code 126 and runc's words
-/// (libcontainer would only say "failed to unix syscall").
-fn check_working_dir(root: &std::path::Path, dir: &str) -> Result<(), RuntimeError> {
-    if dir.is_empty() {
-        return Ok(());
-    }
-    let fail = |reason: &str| RuntimeError::StartFailed {
-        code: 126,
-        message: format!(
-            "exec failed: chdir to cwd (\"{dir}\") set in config.json failed: {reason}"
-        ),
-    };
-    if !dir.starts_with('/') {
-        return Err(RuntimeError::Invalid(format!(
-            "the working directory '{dir}' is invalid, it needs to be an absolute path"
-        )));
-    }
-    let root = fs_err::File::open(root).map_err(|e| RuntimeError::io("failed to open", root, e))?;
-    let opened = rustix::fs::openat2(
-        root.file(),
-        dir,
-        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-        rustix::fs::ResolveFlags::IN_ROOT | rustix::fs::ResolveFlags::NO_MAGICLINKS,
-    );
-    match opened {
-        Ok(_) => Ok(()),
-        Err(rustix::io::Errno::NOENT) => Err(fail("no such file or directory")),
-        Err(rustix::io::Errno::NOTDIR) => Err(fail("not a directory")),
-        Err(errno) => Err(fail(
-            &std::io::Error::from(errno).to_string().to_lowercase(),
-        )),
     }
 }

@@ -836,6 +836,7 @@ pub(super) fn check_command(
         return Err(RuntimeError::Invalid("no command specified".to_owned()));
     };
     let root = fs::File::open(merged).map_err(|e| RuntimeError::io("failed to open", merged, e))?;
+    check_working_dir(&root, working_dir)?;
     let candidates: Vec<String> = if command.contains('/') {
         if command.starts_with('/') {
             vec![command.clone()]
@@ -877,6 +878,39 @@ pub(super) fn check_command(
     } else {
         Err(RuntimeError::NotFound(command.clone()))
     }
+}
+
+/// The working directory must be an absolute directory of the container. `run` creates it
+/// first, so this speaks for `exec`, in Docker's words: exit code 126 and runc's message
+/// (libcontainer would only say "failed to unix syscall").
+fn check_working_dir(root: &fs::File, dir: &str) -> Result<(), RuntimeError> {
+    if dir.is_empty() {
+        return Ok(());
+    }
+    if !dir.starts_with('/') {
+        return Err(RuntimeError::Invalid(format!(
+            "the working directory '{dir}' is invalid, it needs to be an absolute path"
+        )));
+    }
+    let opened = rustix::fs::openat2(
+        root.as_fd(),
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+        rustix::fs::ResolveFlags::IN_ROOT | rustix::fs::ResolveFlags::NO_MAGICLINKS,
+    );
+    let reason = match opened {
+        Ok(_) => return Ok(()),
+        Err(rustix::io::Errno::NOENT) => "no such file or directory".to_owned(),
+        Err(rustix::io::Errno::NOTDIR) => "not a directory".to_owned(),
+        Err(errno) => std::io::Error::from(errno).to_string().to_lowercase(),
+    };
+    Err(RuntimeError::StartFailed {
+        code: 126,
+        message: format!(
+            "exec failed: chdir to cwd (\"{dir}\") set in config.json failed: {reason}"
+        ),
+    })
 }
 
 /// Tells systemd, under a `Type=notify` unit, that the container runs: we (the monitor, or a

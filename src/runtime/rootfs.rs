@@ -50,9 +50,9 @@ pub fn paths(store: &Store, record: &ContainerRecord) -> RootfsPaths {
 /// used.
 ///
 /// `volatile` is for a writable layer that outlives no run (`run --rm`, a build's RUN):
-/// overlayfs then
-/// skips every sync of the upper dir, the container's fsyncs included, and unmounting no longer
-/// syncs the whole file system that holds the store (milliseconds at the end of every run).
+/// overlayfs then skips every sync of the upper dir, the container's fsyncs included, and
+/// unmounting no longer syncs the whole file system that holds the store (milliseconds at the
+/// end of every run).
 pub fn mount_rootfs(paths: &RootfsPaths, volatile: bool) -> Result<bool, RuntimeError> {
     for dir in [&paths.merged, &paths.upper, &paths.work]
         .into_iter()
